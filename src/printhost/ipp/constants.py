@@ -1,0 +1,243 @@
+"""IPP numeric constants: tags (RFC 8010 §3.5), operations and status codes (RFC 8011 §5.4.15,
+§B; PWG 5100.x; CUPS extensions), and the enums printhost uses by name.
+
+Names map mechanically from the IPP keyword: ``Get-Printer-Attributes`` becomes
+``GET_PRINTER_ATTRIBUTES``; ``keyword_name()`` maps back.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class Tag(IntEnum):
+    """Delimiter (0x00-0x0F), out-of-band (0x10-0x1F) and value tags (RFC 8010 §3.5)."""
+
+    # delimiter tags
+    OPERATION = 0x01
+    JOB = 0x02
+    END = 0x03
+    PRINTER = 0x04
+    UNSUPPORTED_GROUP = 0x05
+    SUBSCRIPTION = 0x06
+    EVENT_NOTIFICATION = 0x07
+    RESOURCE = 0x08
+    DOCUMENT = 0x09
+    SYSTEM = 0x0A
+    # out-of-band values
+    UNSUPPORTED = 0x10
+    DEFAULT = 0x11
+    UNKNOWN = 0x12
+    NO_VALUE = 0x13
+    NOT_SETTABLE = 0x15
+    DELETE_ATTRIBUTE = 0x16
+    ADMIN_DEFINE = 0x17
+    # integer types
+    INTEGER = 0x21
+    BOOLEAN = 0x22
+    ENUM = 0x23
+    # octetString types
+    OCTET_STRING = 0x30
+    DATE_TIME = 0x31
+    RESOLUTION = 0x32
+    RANGE_OF_INTEGER = 0x33
+    BEGIN_COLLECTION = 0x34
+    TEXT_WITH_LANGUAGE = 0x35
+    NAME_WITH_LANGUAGE = 0x36
+    END_COLLECTION = 0x37
+    # character-string types
+    TEXT = 0x41
+    NAME = 0x42
+    KEYWORD = 0x44
+    URI = 0x45
+    URI_SCHEME = 0x46
+    CHARSET = 0x47
+    NATURAL_LANGUAGE = 0x48
+    MIME_MEDIA_TYPE = 0x49
+    MEMBER_ATTR_NAME = 0x4A
+    EXTENSION = 0x7F
+
+    @property
+    def is_delimiter(self) -> bool:
+        return self < 0x10
+
+    @property
+    def is_out_of_band(self) -> bool:
+        return 0x10 <= self < 0x20
+
+
+#: Group delimiter tags that may start an attribute group in a message.
+GROUP_TAGS = frozenset(t for t in Tag if 0x01 <= t <= 0x0F and t != Tag.END)
+
+
+class Operation(IntEnum):
+    PRINT_JOB = 0x0002
+    PRINT_URI = 0x0003
+    VALIDATE_JOB = 0x0004
+    CREATE_JOB = 0x0005
+    SEND_DOCUMENT = 0x0006
+    SEND_URI = 0x0007
+    CANCEL_JOB = 0x0008
+    GET_JOB_ATTRIBUTES = 0x0009
+    GET_JOBS = 0x000A
+    GET_PRINTER_ATTRIBUTES = 0x000B
+    HOLD_JOB = 0x000C
+    RELEASE_JOB = 0x000D
+    RESTART_JOB = 0x000E
+    PAUSE_PRINTER = 0x0010
+    RESUME_PRINTER = 0x0011
+    PURGE_JOBS = 0x0012
+    SET_PRINTER_ATTRIBUTES = 0x0013
+    SET_JOB_ATTRIBUTES = 0x0014
+    GET_PRINTER_SUPPORTED_VALUES = 0x0015
+    CREATE_PRINTER_SUBSCRIPTIONS = 0x0016
+    CREATE_JOB_SUBSCRIPTIONS = 0x0017
+    GET_SUBSCRIPTION_ATTRIBUTES = 0x0018
+    GET_SUBSCRIPTIONS = 0x0019
+    RENEW_SUBSCRIPTION = 0x001A
+    CANCEL_SUBSCRIPTION = 0x001B
+    GET_NOTIFICATIONS = 0x001C
+    ENABLE_PRINTER = 0x0022
+    DISABLE_PRINTER = 0x0023
+    PAUSE_PRINTER_AFTER_CURRENT_JOB = 0x0024
+    HOLD_NEW_JOBS = 0x0025
+    RELEASE_HELD_NEW_JOBS = 0x0026
+    DEACTIVATE_PRINTER = 0x0027
+    ACTIVATE_PRINTER = 0x0028
+    RESTART_PRINTER = 0x0029
+    SHUTDOWN_PRINTER = 0x002A
+    STARTUP_PRINTER = 0x002B
+    REPROCESS_JOB = 0x002C
+    CANCEL_CURRENT_JOB = 0x002D
+    SUSPEND_CURRENT_JOB = 0x002E
+    RESUME_JOB = 0x002F
+    PROMOTE_JOB = 0x0030
+    SCHEDULE_JOB_AFTER = 0x0031
+    CANCEL_DOCUMENT = 0x0033
+    GET_DOCUMENT_ATTRIBUTES = 0x0034
+    GET_DOCUMENTS = 0x0035
+    DELETE_DOCUMENT = 0x0036
+    SET_DOCUMENT_ATTRIBUTES = 0x0037
+    CANCEL_JOBS = 0x0038
+    CANCEL_MY_JOBS = 0x0039
+    RESUBMIT_JOB = 0x003A
+    CLOSE_JOB = 0x003B
+    IDENTIFY_PRINTER = 0x003C
+    VALIDATE_DOCUMENT = 0x003D
+    # CUPS extensions (CUPS Implementation of IPP)
+    CUPS_GET_DEFAULT = 0x4001
+    CUPS_GET_PRINTERS = 0x4002
+    CUPS_ADD_MODIFY_PRINTER = 0x4003
+    CUPS_DELETE_PRINTER = 0x4004
+    CUPS_GET_CLASSES = 0x4005
+    CUPS_ADD_MODIFY_CLASS = 0x4006
+    CUPS_DELETE_CLASS = 0x4007
+    CUPS_ACCEPT_JOBS = 0x4008
+    CUPS_REJECT_JOBS = 0x4009
+    CUPS_SET_DEFAULT = 0x400A
+    CUPS_GET_DEVICES = 0x400B
+    CUPS_GET_PPDS = 0x400C
+    CUPS_MOVE_JOB = 0x400D
+    CUPS_AUTHENTICATE_JOB = 0x400E
+    CUPS_GET_PPD = 0x400F
+    CUPS_GET_DOCUMENT = 0x4027
+    CUPS_CREATE_LOCAL_PRINTER = 0x4028
+
+    @property
+    def keyword(self) -> str:
+        return keyword_name(self.name)
+
+
+class Status(IntEnum):
+    SUCCESSFUL_OK = 0x0000
+    SUCCESSFUL_OK_IGNORED_OR_SUBSTITUTED_ATTRIBUTES = 0x0001
+    SUCCESSFUL_OK_CONFLICTING_ATTRIBUTES = 0x0002
+    SUCCESSFUL_OK_IGNORED_SUBSCRIPTIONS = 0x0003
+    SUCCESSFUL_OK_TOO_MANY_EVENTS = 0x0005
+    SUCCESSFUL_OK_EVENTS_COMPLETE = 0x0007
+    CLIENT_ERROR_BAD_REQUEST = 0x0400
+    CLIENT_ERROR_FORBIDDEN = 0x0401
+    CLIENT_ERROR_NOT_AUTHENTICATED = 0x0402
+    CLIENT_ERROR_NOT_AUTHORIZED = 0x0403
+    CLIENT_ERROR_NOT_POSSIBLE = 0x0404
+    CLIENT_ERROR_TIMEOUT = 0x0405
+    CLIENT_ERROR_NOT_FOUND = 0x0406
+    CLIENT_ERROR_GONE = 0x0407
+    CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE = 0x0408
+    CLIENT_ERROR_REQUEST_VALUE_TOO_LONG = 0x0409
+    CLIENT_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED = 0x040A
+    CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED = 0x040B
+    CLIENT_ERROR_URI_SCHEME_NOT_SUPPORTED = 0x040C
+    CLIENT_ERROR_CHARSET_NOT_SUPPORTED = 0x040D
+    CLIENT_ERROR_CONFLICTING_ATTRIBUTES = 0x040E
+    CLIENT_ERROR_COMPRESSION_NOT_SUPPORTED = 0x040F
+    CLIENT_ERROR_COMPRESSION_ERROR = 0x0410
+    CLIENT_ERROR_DOCUMENT_FORMAT_ERROR = 0x0411
+    CLIENT_ERROR_DOCUMENT_ACCESS_ERROR = 0x0412
+    CLIENT_ERROR_IGNORED_ALL_SUBSCRIPTIONS = 0x0414
+    CLIENT_ERROR_TOO_MANY_SUBSCRIPTIONS = 0x0415
+    CLIENT_ERROR_DOCUMENT_PASSWORD_ERROR = 0x0418
+    CLIENT_ERROR_DOCUMENT_PERMISSION_ERROR = 0x0419
+    CLIENT_ERROR_DOCUMENT_SECURITY_ERROR = 0x041A
+    CLIENT_ERROR_DOCUMENT_UNPRINTABLE_ERROR = 0x041B
+    SERVER_ERROR_INTERNAL_ERROR = 0x0500
+    SERVER_ERROR_OPERATION_NOT_SUPPORTED = 0x0501
+    SERVER_ERROR_SERVICE_UNAVAILABLE = 0x0502
+    SERVER_ERROR_VERSION_NOT_SUPPORTED = 0x0503
+    SERVER_ERROR_DEVICE_ERROR = 0x0504
+    SERVER_ERROR_TEMPORARY_ERROR = 0x0505
+    SERVER_ERROR_NOT_ACCEPTING_JOBS = 0x0506
+    SERVER_ERROR_BUSY = 0x0507
+    SERVER_ERROR_JOB_CANCELED = 0x0508
+    SERVER_ERROR_MULTIPLE_DOCUMENT_JOBS_NOT_SUPPORTED = 0x0509
+    SERVER_ERROR_PRINTER_IS_DEACTIVATED = 0x050A
+    SERVER_ERROR_TOO_MANY_JOBS = 0x050B
+    SERVER_ERROR_TOO_MANY_DOCUMENTS = 0x050C
+
+    @property
+    def keyword(self) -> str:
+        return keyword_name(self.name).lower()
+
+    @property
+    def is_success(self) -> bool:
+        return self < 0x0100
+
+
+class JobState(IntEnum):
+    """job-state (RFC 8011 §5.3.7)."""
+
+    PENDING = 3
+    PENDING_HELD = 4
+    PROCESSING = 5
+    PROCESSING_STOPPED = 6
+    CANCELED = 7
+    ABORTED = 8
+    COMPLETED = 9
+
+    @property
+    def keyword(self) -> str:
+        return self.name.lower().replace("_", "-")
+
+    @property
+    def is_terminal(self) -> bool:
+        return self >= JobState.CANCELED
+
+
+class PrinterState(IntEnum):
+    """printer-state (RFC 8011 §5.4.11)."""
+
+    IDLE = 3
+    PROCESSING = 4
+    STOPPED = 5
+
+    @property
+    def keyword(self) -> str:
+        return self.name.lower()
+
+
+_UPPER_WORDS = {"URI": "URI", "PPD": "PPD", "PPDS": "PPDs", "CUPS": "CUPS"}
+
+
+def keyword_name(enum_name: str) -> str:
+    """``GET_PRINTER_ATTRIBUTES`` -> ``Get-Printer-Attributes`` (IPP's operation spelling)."""
+    return "-".join(_UPPER_WORDS.get(w, w.capitalize()) for w in enum_name.split("_"))
