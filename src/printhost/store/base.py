@@ -1,0 +1,241 @@
+"""The store port: everything printhost persists, behind one small async interface.
+
+Two implementations share it: SQLite + a local spool directory (embedded default) and,
+later, PostgreSQL (cluster). Both pass the same contract suite (tests/store/).
+
+Rules every implementation keeps:
+- Every method that writes commits durably before it returns (SQLite: WAL with
+  synchronous=FULL), so an acknowledged job survives kill -9 (DESIGN invariant 1).
+- State changes are compare-and-set on the old state: ``transition_job`` changes nothing and
+  returns None when the job is no longer in ``expected``.
+- Every job state change appends an event in the same transaction.
+- Claims are exclusive: two callers of ``claim_pending`` never get the same job while its
+  lease is live.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from printhost.ipp.constants import JobState
+from printhost.jobs.model import DocumentRecord, JobId, JobRecord
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    uuid: str
+    queue: str
+    owner: str
+    owner_authenticated: bool
+    originating_host: str
+    name: str
+    state: JobState
+    state_reasons: tuple[str, ...]
+    state_message: str
+    priority: int
+    hold_until: str | None
+    template: bytes
+    created_at: float
+    open_for_documents: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NewDocument:
+    path: str  # relative to the spool root, already written and fsync'd
+    format: str
+    declared_format: str
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    seq: int
+    time: float
+    kind: str  # "job-created", "job-state-changed", "printer-state-changed", ...
+    job_id: JobId | None
+    queue: str | None
+    printer: str | None
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    kind: str
+    time: float
+    queue: str | None = None
+    printer: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    queue: str | None = None  # None = all queues
+    states: Collection[JobState] | None = None  # None = any state
+    owner: str | None = None
+    limit: int | None = None
+    #: newest first (completed jobs listings) instead of queue order (priority, id).
+    newest_first: bool = False
+    job_ids: Collection[int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    name: str
+    password_hash: str
+    role: str  # "user" | "operator" | "admin"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueState:
+    name: str
+    is_accepting_jobs: bool = True
+    paused: bool = False  # Pause-Printer: jobs queue but nothing is dispatched
+    hold_new_jobs: bool = False  # Hold-New-Jobs (RFC 3998)
+    state_message: str = ""
+    state_change_time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterRecord:
+    name: str
+    is_up: bool = True
+    state_reasons: tuple[str, ...] = ()
+    state_message: str = ""
+    state_change_time: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionRecord:
+    id: int
+    owner: str
+    queue: str | None
+    job_id: JobId | None
+    events: tuple[str, ...]
+    pull_method: str
+    lease_duration: int
+    expires_at: float | None  # None = never
+    time_interval: int
+    user_data: bytes
+    created_at: float
+    #: Events with seq > start_seq belong to this subscription (sequence numbers shown to
+    #: clients are event.seq - start_seq).
+    start_seq: int
+
+
+class Store(Protocol):
+    async def close(self) -> None: ...
+
+    # --- jobs -------------------------------------------------------------------------
+    async def create_job(
+        self, job: NewJob, documents: Sequence[NewDocument], event: NewEvent
+    ) -> JobRecord:
+        """Insert a job, its documents and its job-created event in one transaction."""
+        ...
+
+    async def add_document(
+        self, job_id: JobId, document: NewDocument, *, last: bool, event: NewEvent
+    ) -> JobRecord | None:
+        """Append a document to a job that is open for documents; ``last`` closes it.
+        Returns None when the job does not exist or is no longer open."""
+        ...
+
+    async def close_job(self, job_id: JobId, event: NewEvent) -> JobRecord | None:
+        """Close-Job / last-document without data: no more documents. None if not open."""
+        ...
+
+    async def get_job(self, job_id: JobId) -> JobRecord | None: ...
+
+    async def list_jobs(self, where: JobFilter) -> list[JobRecord]: ...
+
+    async def count_jobs(self, queue: str | None, states: Collection[JobState]) -> int: ...
+
+    async def transition_job(
+        self,
+        job_id: JobId,
+        expected: Collection[JobState],
+        new_state: JobState,
+        *,
+        reasons: tuple[str, ...],
+        message: str,
+        event: NewEvent,
+        changes: Mapping[str, Any] | None = None,
+    ) -> JobRecord | None:
+        """Compare-and-set the state (and any other columns in ``changes``, named as the
+        JobRecord fields), stamping processing_at/completed_at as the state implies, and
+        append the event. None when the job is missing or not in ``expected``."""
+        ...
+
+    async def update_job(self, job_id: JobId, changes: Mapping[str, Any]) -> JobRecord | None:
+        """Change non-state fields (priority, hold_until, template, name, remote_job_id,
+        impressions_completed, state_message...). Never the state."""
+        ...
+
+    async def claim_pending(
+        self, node: str, now: float, lease_until: float, queues: Collection[str] | None = None
+    ) -> JobRecord | None:
+        """Atomically lease the next dispatchable job: state pending, not open for
+        documents, next_attempt_at null or <= now, lease free or expired, queue not paused;
+        ordered by priority (high first) then id. The job stays pending; the caller moves
+        it to processing with transition_job."""
+        ...
+
+    async def claim_orphaned(self, node: str, now: float, lease_until: float) -> JobRecord | None:
+        """Lease a processing / processing-stopped job whose lease expired (its node died)."""
+        ...
+
+    async def renew_lease(self, job_id: JobId, node: str, lease_until: float) -> bool: ...
+
+    async def release_lease(self, job_id: JobId, node: str) -> None: ...
+
+    async def expired_history(self, before: float, limit: int) -> list[JobRecord]:
+        """Terminal jobs completed before ``before`` (with their documents)."""
+        ...
+
+    async def delete_jobs(self, job_ids: Collection[JobId]) -> None: ...
+
+    async def forget_documents(self, job_id: JobId) -> list[DocumentRecord]:
+        """Mark a terminal job's documents deleted (rows kept with path ''); return the old
+        records so the caller can remove the files."""
+        ...
+
+    # --- queues and printers -------------------------------------------------------------
+    async def get_queue_state(self, name: str) -> QueueState: ...
+
+    async def set_queue_state(self, state: QueueState, event: NewEvent) -> None: ...
+
+    async def get_printer(self, name: str) -> PrinterRecord: ...
+
+    async def set_printer(self, printer: PrinterRecord, event: NewEvent) -> None: ...
+
+    # --- events --------------------------------------------------------------------------
+    async def append_event(self, event: NewEvent, job_id: JobId | None = None) -> int: ...
+
+    async def events_after(self, seq: int, limit: int) -> list[EventRecord]: ...
+
+    async def last_event_seq(self) -> int: ...
+
+    # --- users ---------------------------------------------------------------------------
+    async def get_user(self, name: str) -> UserRecord | None: ...
+
+    async def put_user(self, user: UserRecord) -> None: ...
+
+    async def list_users(self) -> list[UserRecord]: ...
+
+    # --- subscriptions (RFC 3995) ----------------------------------------------------------
+    async def create_subscription(self, sub: SubscriptionRecord) -> SubscriptionRecord:
+        """Insert; the id field of the argument is ignored and a new one assigned."""
+        ...
+
+    async def get_subscription(self, sub_id: int) -> SubscriptionRecord | None: ...
+
+    async def list_subscriptions(
+        self, queue: str | None, job_id: JobId | None, owner: str | None, limit: int | None
+    ) -> list[SubscriptionRecord]: ...
+
+    async def update_subscription(self, sub_id: int, changes: Mapping[str, Any]) -> None: ...
+
+    async def delete_subscription(self, sub_id: int) -> None: ...
