@@ -87,5 +87,7 @@ def diagram() -> str:
     """One line per transition, for the docs: ``pending --hold--> pending-held``."""
     return "\n".join(
         f"{old.keyword} --{event.value}--> {new.keyword}"
-        for (old, event), new in sorted(TRANSITIONS.items(), key=lambda kv: (kv[0][0], kv[0][1].value))
+        for (old, event), new in sorted(
+            TRANSITIONS.items(), key=lambda kv: (kv[0][0], kv[0][1].value)
+        )
     )

@@ -1,0 +1,313 @@
+"""Configuration: one TOML file parsed once, at start, into frozen dataclasses.
+
+Every key is checked; an unknown key, a wrong type or an impossible value stops the server
+with a message naming the key (``ConfigError``). With no file at all printhost runs the
+embedded demo: one ``file:`` printer writing to ``var/output`` behind queue ``myprinter``.
+
+Paths in the file are relative to the file's own directory; without a file, to the
+current directory.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+BACKEND_SCHEMES = ("ipp", "ipps", "socket", "lpd", "file")
+ROLES = ("user", "operator", "admin")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the key and the problem."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    listen: tuple[str, ...] = ("127.0.0.1:8631",)
+    tls_listen: tuple[str, ...] = ("127.0.0.1:8632",)
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    allow_anonymous: bool = True
+    #: Allow HTTP Basic over plain HTTP from non-loopback clients (off: credentials must
+    #: travel over TLS, as IPP-CLIENTS.md §8 advises).
+    basic_over_plain_http: bool = False
+    max_request_bytes: int = 1 << 30
+    #: Seconds a client may leave a connection idle or stall mid-request.
+    request_timeout_seconds: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class StorageConfig:
+    state_dir: Path = Path("var")
+    database_url: str = ""  # empty: sqlite in state_dir
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.state_dir / 'printhost.sqlite3'}"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.state_dir / "spool"
+
+
+@dataclass(frozen=True, slots=True)
+class JobsConfig:
+    history_seconds: float = 86400.0
+    max_document_bytes: int = 1 << 30
+    multiple_operation_timeout_seconds: int = 300
+    max_jobs_per_listing: int = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryConfig:
+    timeout_seconds: float = 60.0
+    retry_initial_seconds: float = 2.0
+    retry_max_seconds: float = 300.0
+    max_attempts: int = 50
+    lease_seconds: float = 30.0
+    workers: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class PrinterConfig:
+    name: str
+    uri: str
+    info: str = ""
+    location: str = ""
+    make_and_model: str = ""
+    color: bool = True
+    duplex: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfig:
+    name: str
+    printer: str
+    info: str = ""
+    location: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class UserConfig:
+    name: str
+    role: str = "user"
+    password: str = ""  # plain (tests, demos); hashed at start
+    password_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerConfig = field(default_factory=ServerConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    jobs: JobsConfig = field(default_factory=JobsConfig)
+    delivery: DeliveryConfig = field(default_factory=DeliveryConfig)
+    printers: tuple[PrinterConfig, ...] = ()
+    queues: tuple[QueueConfig, ...] = ()
+    users: tuple[UserConfig, ...] = ()
+    default_queue: str = "myprinter"
+
+    def printer(self, name: str) -> PrinterConfig | None:
+        return next((p for p in self.printers if p.name == name), None)
+
+    def queue(self, name: str) -> QueueConfig | None:
+        return next((q for q in self.queues if q.name == name), None)
+
+
+def load_config(path: Path | None) -> Config:
+    """Read and validate the file at ``path``; ``None`` gives the embedded demo."""
+    if path is None:
+        return _with_defaults(Config(), Path.cwd())
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return parse_config(data, base=path.resolve().parent)
+
+
+def parse_config(data: Mapping[str, Any], base: Path) -> Config:
+    _check_keys(
+        "",
+        data,
+        {"server", "storage", "jobs", "delivery", "printers", "queues", "users", "default_queue"},
+    )
+    config = Config(
+        server=_section(ServerConfig, "server", data.get("server", {}), base),
+        storage=_section(StorageConfig, "storage", data.get("storage", {}), base),
+        jobs=_section(JobsConfig, "jobs", data.get("jobs", {}), base),
+        delivery=_section(DeliveryConfig, "delivery", data.get("delivery", {}), base),
+        printers=tuple(_items(PrinterConfig, "printers", data.get("printers", []), base)),
+        queues=tuple(_items(QueueConfig, "queues", data.get("queues", []), base)),
+        users=tuple(_items(UserConfig, "users", data.get("users", []), base)),
+        default_queue=_expect(str, "default_queue", data.get("default_queue", "myprinter")),
+    )
+    return _validated(_with_defaults(config, base))
+
+
+def _with_defaults(config: Config, base: Path) -> Config:
+    """Resolve state_dir; give a demo printer and queues when none are configured."""
+    state_dir = config.storage.state_dir
+    if not state_dir.is_absolute():
+        state_dir = base / state_dir
+    storage = StorageConfig(state_dir=state_dir, database_url=config.storage.database_url)
+    printers = config.printers or (
+        PrinterConfig(
+            name="virtual",
+            uri=(state_dir / "output").as_uri(),
+            info="printhost virtual printer",
+            make_and_model="printhost virtual printer",
+        ),
+    )
+    queues = config.queues or tuple(
+        [QueueConfig(name=config.default_queue, printer=printers[0].name)]
+        + [
+            QueueConfig(name=p.name, printer=p.name)
+            for p in printers
+            if p.name != config.default_queue
+        ]
+    )
+    return Config(
+        config.server,
+        storage,
+        config.jobs,
+        config.delivery,
+        printers,
+        queues,
+        config.users,
+        config.default_queue,
+    )
+
+
+def _validated(config: Config) -> Config:
+    _unique("printers", [p.name for p in config.printers])
+    _unique("queues", [q.name for q in config.queues])
+    _unique("users", [u.name for u in config.users])
+    for p in config.printers:
+        _check_name(f"printers.{p.name}", p.name)
+        _check_uri(f"printers.{p.name}.uri", p.uri)
+    for q in config.queues:
+        _check_name(f"queues.{q.name}", q.name)
+        if config.printer(q.printer) is None:
+            raise ConfigError(f"queues.{q.name}.printer: no printer named {q.printer!r}")
+    for u in config.users:
+        if u.role not in ROLES:
+            raise ConfigError(f"users.{u.name}.role: must be one of {', '.join(ROLES)}")
+        if not (u.password or u.password_hash):
+            raise ConfigError(f"users.{u.name}: needs password or password_hash")
+    if not config.server.listen and not config.server.tls_listen:
+        raise ConfigError("server: listen and tls_listen are both empty")
+    for addr in config.server.listen + config.server.tls_listen:
+        parse_listen(addr)
+    if (config.server.tls_cert is None) != (config.server.tls_key is None):
+        raise ConfigError("server: tls_cert and tls_key go together")
+    return config
+
+
+def parse_listen(addr: str) -> tuple[str, int]:
+    """``"127.0.0.1:8631"`` or ``"[::1]:8631"`` -> (host, port)."""
+    host, sep, port = addr.rpartition(":")
+    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535 or not host:
+        raise ConfigError(f"server: listen address {addr!r} is not HOST:PORT")
+    return host.strip("[]"), int(port)
+
+
+def _check_uri(key: str, uri: str) -> None:
+    parts = urlsplit(uri)
+    if parts.scheme not in BACKEND_SCHEMES:
+        raise ConfigError(
+            f"{key}: scheme {parts.scheme!r} is not one of {', '.join(BACKEND_SCHEMES)}"
+        )
+    if parts.scheme != "file" and not parts.hostname:
+        raise ConfigError(f"{key}: {uri!r} has no host")
+    if parts.scheme == "file" and not parts.path.startswith("/"):
+        raise ConfigError(f"{key}: file URI needs an absolute path (file:///dir)")
+
+
+def _check_name(key: str, name: str) -> None:
+    if not NAME_RE.match(name):
+        raise ConfigError(f"{key}: name must be letters, digits, '_', '.', '-' (max 127)")
+
+
+def _unique(key: str, names: list[str]) -> None:
+    seen = {n for n in names if names.count(n) > 1}
+    if seen:
+        raise ConfigError(f"{key}: duplicate name(s) {', '.join(sorted(seen))}")
+
+
+def _check_keys(prefix: str, data: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = set(data) - allowed
+    if unknown:
+        where = f"{prefix}: " if prefix else ""
+        raise ConfigError(f"{where}unknown key(s) {', '.join(sorted(unknown))}")
+
+
+def _expect(kind: type, key: str, value: Any) -> Any:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{key}: expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _section(cls: Any, name: str, raw: Any, base: Path) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: expected a table")
+    fields = cls.__dataclass_fields__
+    _check_keys(name, raw, set(fields))
+    defaults = cls() if name != "item" else None
+    values = {k: _convert(f"{name}.{k}", getattr(defaults, k, None), raw[k], base) for k in raw}
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"{name}: {exc}") from exc
+
+
+def _items(cls: Any, name: str, raw: Any, base: Path) -> list[Any]:
+    if not isinstance(raw, list):
+        raise ConfigError(f"{name}: expected an array of tables ([[{name}]])")
+    items = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ConfigError(f"{name}[{i}]: expected a table")
+        _check_keys(f"{name}[{i}]", item, set(cls.__dataclass_fields__))
+        missing = [
+            k
+            for k, f in cls.__dataclass_fields__.items()
+            if f.default is f.default_factory and k not in item
+        ]
+        if missing:
+            raise ConfigError(f"{name}[{i}]: missing {', '.join(missing)}")
+        fields = cls.__dataclass_fields__
+        items.append(
+            cls(
+                **{
+                    k: _expect(_SCALARS[fields[k].type], f"{name}[{i}].{k}", v)
+                    for k, v in item.items()
+                }
+            )
+        )
+    return items
+
+
+#: Field annotations (strings, under ``from __future__ import annotations``) to types.
+_SCALARS: dict[str, type] = {"str": str, "bool": bool, "int": int, "float": float}
+
+
+def _convert(key: str, default: Any, value: Any, base: Path) -> Any:
+    if isinstance(default, tuple):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected an array of strings")
+        return tuple(value)
+    if isinstance(default, Path) or key.endswith(("tls_cert", "tls_key")):
+        path = Path(_expect(str, key, value))
+        return path if path.is_absolute() else base / path
+    if default is None:
+        return value
+    return _expect(type(default), key, value)
