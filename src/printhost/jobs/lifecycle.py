@@ -11,7 +11,7 @@ Diagram (generated from the table by ``diagram()``)::
     pending ──hold──► pending-held ──release──► pending
     pending ──start──► processing ──complete──► completed
     processing ──retry──► pending           (printer unreachable: try again later)
-    processing ──stop──► processing-stopped ──resume──► processing
+    processing ──stop──► processing-stopped ──resume──► pending   (Suspend/Resume-Job)
     any non-terminal ──cancel──► canceled;  ──abort──► aborted
 """
 
@@ -30,8 +30,8 @@ class JobEvent(enum.Enum):
     START = "start"  # a dispatcher claimed the job and begins delivery
     COMPLETE = "complete"  # the printer confirmed the job printed
     RETRY = "retry"  # delivery failed transiently: back to the queue
-    STOP = "stop"  # delivery is stalled (printer stopped); job keeps its lease
-    RESUME = "resume"  # the stalled delivery goes on
+    STOP = "stop"  # Suspend-Current-Job: delivery stopped by an operator
+    RESUME = "resume"  # Resume-Job: back in the queue
     CANCEL = "cancel"  # Cancel-Job and friends
     ABORT = "abort"  # the system gave up (permanent printer error, too many attempts)
     RESTART = "restart"  # Restart-Job / Reprocess-Job of a retained terminal job
@@ -46,16 +46,11 @@ TRANSITIONS: dict[tuple[JobState, JobEvent], JobState] = {
     (S.PENDING, JobEvent.RELEASE): S.PENDING,
     (S.PENDING, JobEvent.START): S.PROCESSING,
     (S.PROCESSING, JobEvent.START): S.PROCESSING,  # recovery re-claims an orphaned job
-    (S.PROCESSING_STOPPED, JobEvent.START): S.PROCESSING,
     (S.PROCESSING, JobEvent.COMPLETE): S.COMPLETED,
-    (S.PROCESSING_STOPPED, JobEvent.COMPLETE): S.COMPLETED,
     (S.PROCESSING, JobEvent.RETRY): S.PENDING,
-    (S.PROCESSING_STOPPED, JobEvent.RETRY): S.PENDING,
     (S.PROCESSING, JobEvent.STOP): S.PROCESSING_STOPPED,
-    (S.PROCESSING_STOPPED, JobEvent.STOP): S.PROCESSING_STOPPED,
-    (S.PROCESSING_STOPPED, JobEvent.RESUME): S.PROCESSING,
+    (S.PROCESSING_STOPPED, JobEvent.RESUME): S.PENDING,
     (S.PROCESSING, JobEvent.ABORT): S.ABORTED,
-    (S.PROCESSING_STOPPED, JobEvent.ABORT): S.ABORTED,
     (S.PENDING, JobEvent.ABORT): S.ABORTED,
     (S.PENDING_HELD, JobEvent.ABORT): S.ABORTED,
     **{(state, JobEvent.CANCEL): S.CANCELED for state in _ACTIVE},

@@ -1,0 +1,3 @@
+from printhost.cli import main
+
+raise SystemExit(main())

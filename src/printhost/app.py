@@ -1,0 +1,210 @@
+"""The composition root: configuration in, a running server out. The only place that
+knows every concrete class; everything below it receives what it needs.
+
+Shutdown (SIGTERM/SIGINT) is orderly: stop accepting connections and let requests in
+flight finish, then stop the dispatcher (in-flight deliveries are cancelled and their
+leases released, so the next start resumes them), then close the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import uvicorn
+
+from printhost.auth import hash_password, verify_password
+from printhost.clock import Clock, SystemClock
+from printhost.config import Config, parse_listen
+from printhost.dispatch.dispatcher import Dispatcher
+from printhost.jobs.model import JobId
+from printhost.jobs.service import ACTIVE_STATES, JobNotPossible, JobService
+from printhost.server import ipp_service
+from printhost.server.http import create_app
+from printhost.server.operations.subscriptions import expire_subscriptions
+from printhost.server.queues import QueueRegistry
+from printhost.server.services import EventBell, Services
+from printhost.store import open_store
+from printhost.store.base import JobFilter, Store, UserRecord
+from printhost.store.spool import Spool
+from printhost.tls import ensure_self_signed, server_context
+
+log = logging.getLogger("printhost")
+HOUSEKEEPING_SECONDS = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class Listener:
+    sock: socket.socket
+    tls: bool
+
+    @property
+    def port(self) -> int:
+        return int(self.sock.getsockname()[1])
+
+
+async def serve(config: Config, clock: Clock | None = None) -> None:
+    clock = clock or SystemClock()
+    config.storage.state_dir.mkdir(parents=True, exist_ok=True)
+    listeners = list(_bind(config))
+    async with _services(config, clock) as (services, dispatcher):
+        servers = _http_servers(config, services, listeners)
+        for listener in listeners:
+            scheme = "ipps" if listener.tls else "ipp"
+            log.info("listening on %s://%s:%d/printers/%s", scheme,
+                     listener.sock.getsockname()[0], listener.port, services.queues.resolve(None))
+        await _run_until_signal(servers, listeners, dispatcher, services)
+
+
+@contextlib.asynccontextmanager
+async def _services(config: Config, clock: Clock) -> AsyncIterator[tuple[Services, Dispatcher]]:
+    store = await open_store(config.storage.effective_database_url)
+    try:
+        await _sync_users(store, config)
+        spool = Spool(config.storage.spool_dir, max_bytes=config.jobs.max_document_bytes)
+        bell = EventBell()
+        dispatcher: Dispatcher | None = None
+
+        def wake() -> None:
+            if dispatcher is not None:
+                dispatcher.wake()
+
+        def stop_delivery(job_id: JobId) -> None:
+            if dispatcher is not None:
+                dispatcher.stop_delivery(job_id)
+
+        jobs = JobService(store, clock, wake_dispatcher=wake, stop_delivery=stop_delivery,
+                          events_appended=bell.ring)
+        dispatcher = Dispatcher(config, store, jobs, spool, clock)
+        started = clock.now()
+        queues = QueueRegistry(config, store, clock, started, ipp_service.OPERATIONS_SUPPORTED)
+        services = Services(config=config, store=store, spool=spool, jobs=jobs, queues=queues,
+                            clock=clock, started_at=started, event_bell=bell,
+                            wake_dispatcher=wake)
+        yield services, dispatcher
+    finally:
+        await store.close()
+
+
+async def _sync_users(store: Store, config: Config) -> None:
+    """Users from the configuration file win over earlier copies in the store."""
+    for user in config.users:
+        existing = await store.get_user(user.name)
+        password_hash = user.password_hash or hash_password(user.password)
+        if existing is not None and user.password and not user.password_hash and \
+                existing.role == user.role and verify_password(user.password,
+                                                               existing.password_hash):
+            continue  # unchanged: keep the stored hash (hashing again costs ~50 ms)
+        await store.put_user(UserRecord(user.name, password_hash, user.role))
+
+
+def _bind(config: Config) -> Iterator[Listener]:
+    for addresses, tls in ((config.server.listen, False), (config.server.tls_listen, True)):
+        for address in addresses:
+            host, port = parse_listen(address)
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+            sock.listen(1024)
+            sock.setblocking(False)
+            yield Listener(sock, tls)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn server whose signals are ours: several servers share one process."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _http_servers(config: Config, services: Services,
+                  listeners: list[Listener]) -> list[tuple[_Server, Listener]]:
+    plain = next((lst.port for lst in listeners if not lst.tls), None)
+    tls = next((lst.port for lst in listeners if lst.tls), None)
+    app = create_app(services, plain, tls)
+    cert_key = _certificate(config) if tls else None
+    servers = []
+    for listener in listeners:
+        uv_config = uvicorn.Config(
+            app, http="httptools", lifespan="off", log_level="warning", access_log=False,
+            timeout_keep_alive=int(config.server.request_timeout_seconds),
+            ssl_certfile=str(cert_key[0]) if listener.tls and cert_key else None,
+            ssl_keyfile=str(cert_key[1]) if listener.tls and cert_key else None,
+            limit_concurrency=1000,
+        )
+        servers.append((_Server(uv_config), listener))
+    return servers
+
+
+def _certificate(config: Config) -> tuple[str, str]:
+    if config.server.tls_cert and config.server.tls_key:
+        server_context(config.server.tls_cert, config.server.tls_key)  # fail early if bad
+        return str(config.server.tls_cert), str(config.server.tls_key)
+    cert, key = ensure_self_signed(config.storage.state_dir / "tls")
+    return str(cert), str(key)
+
+
+async def _run_until_signal(servers: list[tuple[_Server, Listener]], listeners: list[Listener],
+                            dispatcher: Dispatcher, services: Services) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with asyncio.TaskGroup() as group:
+        http = [group.create_task(server.serve(sockets=[lst.sock])) for server, lst in servers]
+        background = [group.create_task(dispatcher.run()),
+                      group.create_task(_housekeeping(services))]
+        await stop.wait()  # a failing server task cancels this wait (TaskGroup semantics)
+        log.info("shutting down: draining connections")
+        for server, _ in servers:
+            server.should_exit = True
+        await asyncio.gather(*http, return_exceptions=True)
+        for task in background:
+            task.cancel()
+    await dispatcher.aclose()
+
+
+async def _housekeeping(services: Services) -> None:
+    """Expire history (delete documents and records), close abandoned Create-Jobs, expire
+    subscriptions. Failures are logged, never fatal: the next round retries."""
+    while True:
+        try:
+            await _expire_history(services)
+            await _close_abandoned_jobs(services)
+            await expire_subscriptions(services)
+        except Exception:
+            log.exception("housekeeping failed")
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+
+
+async def _expire_history(services: Services) -> None:
+    before = services.clock.now() - services.config.jobs.history_seconds
+    while True:
+        expired = await services.store.expired_history(before, 100)
+        if not expired:
+            return
+        await services.purge([job.id for job in expired])
+
+
+async def _close_abandoned_jobs(services: Services) -> None:
+    """multiple-operation-time-out (RFC 8011 §5.4.28, action process-job): a Create-Job
+    left open that long is closed and printed with what it has, or aborted if empty."""
+    timeout = services.config.jobs.multiple_operation_timeout_seconds
+    now = services.clock.now()
+    for job in await services.jobs.list(JobFilter(states=ACTIVE_STATES)):
+        last = max([job.created_at, *(d.created_at for d in job.documents)])
+        if not job.open_for_documents or now - last < timeout:
+            continue
+        with contextlib.suppress(JobNotPossible):
+            if job.document_count:
+                await services.jobs.close(job)
+            else:
+                await services.jobs.cancel(job, reason="aborted-by-system",
+                                           message="no document arrived in time")

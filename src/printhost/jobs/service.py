@@ -1,0 +1,264 @@
+"""Job service: every change to a job goes through here.
+
+Each method follows one shape: load the job, decide with the lifecycle table
+(``lifecycle.next_state``), write the new state with a compare-and-set in one transaction
+(with its event), then run effects (wake the dispatcher, stop an in-flight delivery).
+Authorisation is the caller's (the transports know who asks); the service enforces what
+is possible.
+"""
+
+from __future__ import annotations
+
+import uuid as uuidlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from printhost.clock import Clock
+from printhost.ipp.constants import JobState
+from printhost.jobs.lifecycle import InvalidTransition, JobEvent, is_allowed, next_state
+from printhost.jobs.model import JobId, JobRecord
+from printhost.store.base import JobFilter, NewDocument, NewEvent, NewJob, Store
+
+ACTIVE_STATES = (
+    JobState.PENDING,
+    JobState.PENDING_HELD,
+    JobState.PROCESSING,
+    JobState.PROCESSING_STOPPED,
+)
+TERMINAL_STATES = (JobState.CANCELED, JobState.ABORTED, JobState.COMPLETED)
+
+#: The reason each event leaves on the job (RFC 8011 §5.3.8 job-state-reasons).
+_REASONS: dict[JobEvent, tuple[str, ...]] = {
+    JobEvent.HOLD: ("job-hold-until-specified",),
+    JobEvent.RELEASE: ("none",),
+    JobEvent.START: ("job-printing",),
+    JobEvent.COMPLETE: ("job-completed-successfully",),
+    JobEvent.RETRY: ("printer-stopped",),
+    JobEvent.STOP: ("job-suspended",),
+    JobEvent.RESUME: ("none",),
+    JobEvent.CANCEL: ("job-canceled-by-user",),
+    JobEvent.ABORT: ("aborted-by-system",),
+    JobEvent.RESTART: ("job-restartable",),
+}
+
+
+class JobNotPossible(Exception):
+    """The request is understood but the job's state does not allow it (IPP
+    client-error-not-possible)."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    """What intake knows about a new job (already validated by the transport)."""
+
+    queue: str
+    owner: str
+    owner_authenticated: bool
+    originating_host: str
+    name: str
+    priority: int = 50
+    hold_until: str | None = None
+    template: bytes = b""
+    uuid: str = ""
+
+
+def new_job_uuid() -> str:
+    return f"urn:uuid:{uuidlib.uuid4()}"
+
+
+class JobService:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        wake_dispatcher: Callable[[], None] = lambda: None,
+        stop_delivery: Callable[[JobId], None] = lambda job_id: None,
+        events_appended: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._clock = clock
+        self._wake_dispatcher = wake_dispatcher
+        self._stop_delivery = stop_delivery
+        self._events_appended = events_appended
+
+    # --- intake -----------------------------------------------------------------------
+    async def submit(
+        self,
+        spec: JobSpec,
+        documents: Sequence[NewDocument],
+        *,
+        open_for_documents: bool = False,
+        hold_new_jobs: bool = False,
+    ) -> JobRecord:
+        """Create a job durably. Returns only after job, documents and event are committed
+        (the caller has already fsync'd the documents): invariant 1."""
+        held = spec.hold_until is not None or hold_new_jobs
+        reasons = self._intake_reasons(spec, open_for_documents, hold_new_jobs)
+        now = self._clock.now()
+        job = NewJob(
+            uuid=spec.uuid or new_job_uuid(),
+            queue=spec.queue,
+            owner=spec.owner,
+            owner_authenticated=spec.owner_authenticated,
+            originating_host=spec.originating_host,
+            name=spec.name,
+            state=JobState.PENDING_HELD if held else JobState.PENDING,
+            state_reasons=reasons,
+            state_message="",
+            priority=spec.priority,
+            hold_until=spec.hold_until,
+            template=spec.template,
+            created_at=now,
+            open_for_documents=open_for_documents,
+        )
+        event = NewEvent("job-created", now, queue=spec.queue, data={"state": job.state.keyword})
+        record = await self._store.create_job(job, documents, event)
+        self._events_appended()
+        if record.state == JobState.PENDING and not open_for_documents:
+            self._wake_dispatcher()
+        return record
+
+    @staticmethod
+    def _intake_reasons(spec: JobSpec, incoming: bool, hold_new_jobs: bool) -> tuple[str, ...]:
+        reasons = []
+        if incoming:
+            reasons.append("job-incoming")
+        if spec.hold_until is not None:
+            reasons.append("job-hold-until-specified")
+        elif hold_new_jobs:
+            reasons.append("job-held-for-review")
+        return tuple(reasons) or ("none",)
+
+    async def add_document(self, job: JobRecord, document: NewDocument, *, last: bool) -> JobRecord:
+        event = NewEvent("job-state-changed" if last else "job-progress", self._clock.now(),
+                         queue=job.queue, data={"document": job.document_count + 1})
+        updated = await self._store.add_document(job.id, document, last=last, event=event)
+        if updated is None:
+            raise JobNotPossible(f"job {job.id} is not accepting documents")
+        self._events_appended()
+        if last:
+            updated = await self._settle_reasons(updated)
+        return updated
+
+    async def close(self, job: JobRecord) -> JobRecord:
+        """Close-Job, or Send-Document with last-document and no data."""
+        event = NewEvent("job-state-changed", self._clock.now(), queue=job.queue)
+        updated = await self._store.close_job(job.id, event)
+        if updated is None:
+            raise JobNotPossible(f"job {job.id} is not accepting documents")
+        self._events_appended()
+        return await self._settle_reasons(updated)
+
+    async def _settle_reasons(self, job: JobRecord) -> JobRecord:
+        """Drop job-incoming once the job is complete; wake the dispatcher for it."""
+        reasons = tuple(r for r in job.state_reasons if r != "job-incoming") or ("none",)
+        updated = await self._store.update_job(job.id, {"state_reasons": reasons}) or job
+        if updated.state == JobState.PENDING:
+            self._wake_dispatcher()
+        return updated
+
+    # --- user and operator actions ------------------------------------------------------
+    async def cancel(self, job: JobRecord, *, reason: str = "job-canceled-by-user",
+                     message: str = "") -> JobRecord:
+        if job.state.is_terminal:
+            raise JobNotPossible(f"job {job.id} is already {job.state.keyword}")
+        updated = await self._move(job, JobEvent.CANCEL, reasons=(reason,), message=message,
+                                   changes={"open_for_documents": False})
+        self._stop_delivery(job.id)
+        return updated
+
+    async def hold(self, job: JobRecord, until: str = "indefinite") -> JobRecord:
+        if job.state not in (JobState.PENDING, JobState.PENDING_HELD):
+            raise JobNotPossible(f"a {job.state.keyword} job cannot be held")
+        return await self._move(job, JobEvent.HOLD, changes={"hold_until": until})
+
+    async def release(self, job: JobRecord) -> JobRecord:
+        if job.state != JobState.PENDING_HELD:
+            raise JobNotPossible(f"job {job.id} is not held")
+        reasons = ("job-incoming",) if job.open_for_documents else ("none",)
+        updated = await self._move(job, JobEvent.RELEASE, reasons=reasons,
+                                   changes={"hold_until": None, "next_attempt_at": None})
+        self._wake_dispatcher()
+        return updated
+
+    async def restart(self, job: JobRecord) -> JobRecord:
+        """Restart-Job / Reprocess-Job of a retained job whose documents are still kept."""
+        if not job.state.is_terminal or not all(d.path for d in job.documents):
+            raise JobNotPossible(f"job {job.id} cannot be restarted (documents not retained)")
+        updated = await self._move(
+            job, JobEvent.RESTART, reasons=("none",),
+            changes={"delivery_attempts": 0, "next_attempt_at": None, "remote_job_id": None,
+                     "impressions_completed": 0, "printer": None},
+        )
+        self._wake_dispatcher()
+        return updated
+
+    async def suspend(self, job: JobRecord) -> JobRecord:
+        """Suspend-Current-Job (RFC 3998 §4.3.1): stop the delivery, keep the job."""
+        updated = await self._move(job, JobEvent.STOP, changes={"lease_owner": None,
+                                                                 "lease_expires": None})
+        self._stop_delivery(job.id)
+        return updated
+
+    async def resume(self, job: JobRecord) -> JobRecord:
+        """Resume-Job: a suspended job goes back in the queue; the dispatcher's recovery
+        check asks the printer before sending it again (invariant 2)."""
+        updated = await self._move(job, JobEvent.RESUME)
+        self._wake_dispatcher()
+        return updated
+
+    async def update(self, job: JobRecord, changes: Mapping[str, Any]) -> JobRecord:
+        """Set-Job-Attributes and priority changes on a job that has not started."""
+        if job.state not in (JobState.PENDING, JobState.PENDING_HELD):
+            raise JobNotPossible(f"a {job.state.keyword} job cannot be changed")
+        updated = await self._store.update_job(job.id, changes)
+        if updated is None:
+            raise JobNotPossible(f"job {job.id} is gone")
+        await self._store.append_event(
+            NewEvent("job-config-changed", self._clock.now(), queue=job.queue), job.id
+        )
+        self._events_appended()
+        self._wake_dispatcher()
+        return updated
+
+    # --- queries ------------------------------------------------------------------------
+    async def get(self, job_id: int) -> JobRecord | None:
+        return await self._store.get_job(JobId(job_id))
+
+    async def list(self, where: JobFilter) -> list[JobRecord]:
+        return await self._store.list_jobs(where)
+
+    # --- moves made by the dispatcher ---------------------------------------------------
+    async def move(self, job: JobRecord, event: JobEvent, *, reasons: tuple[str, ...] | None = None,
+                   message: str = "", changes: Mapping[str, Any] | None = None) -> JobRecord | None:
+        """Like ``_move`` but returns None when the job changed under us (e.g. canceled
+        while it was being delivered) instead of raising."""
+        try:
+            return await self._move(job, event, reasons=reasons, message=message, changes=changes)
+        except JobNotPossible:
+            return None
+
+    async def _move(self, job: JobRecord, event: JobEvent, *, reasons: tuple[str, ...] | None = None,
+                    message: str = "", changes: Mapping[str, Any] | None = None) -> JobRecord:
+        try:
+            new_state = next_state(job.state, event)
+        except InvalidTransition as exc:
+            raise JobNotPossible(str(exc)) from None
+        kind = "job-completed" if new_state.is_terminal else "job-state-changed"
+        record = await self._store.transition_job(
+            job.id, (job.state,), new_state,
+            reasons=reasons or _REASONS[event], message=message,
+            event=NewEvent(kind, self._clock.now(), queue=job.queue, printer=job.printer,
+                           data={"state": new_state.keyword, "event": event.value}),
+            changes=changes,
+        )
+        if record is None:
+            raise JobNotPossible(f"job {job.id} changed state meanwhile; try again")
+        self._events_appended()
+        return record
+
+
+def can(job: JobRecord, event: JobEvent) -> bool:
+    return is_allowed(job.state, event)

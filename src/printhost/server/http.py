@@ -1,0 +1,199 @@
+"""The HTTP/1.1 transport: IPP (POST application/ipp on any of the paths CUPS clients use:
+``/``, ``/printers/...``, ``/jobs/...``, ``/admin/...``, ``/classes/...``, ``/ipp/print``),
+the status page and health checks share one port, as in CUPS.
+
+Thin on purpose: it reads the IPP header with the sans-I/O decoder, works out who is asking
+(HTTP Basic), hands the still-streaming document body to ``ipp_service.handle`` and
+writes the encoded response. uvicorn provides keep-alive, chunked request bodies,
+``Expect: 100-continue`` (it answers 100 when the body is first read) and TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from printhost.auth import Principal, parse_basic
+from printhost.ipp.codec import DecodeLimits, IppDecodeError, MessageDecoder, encode_message
+from printhost.ipp.constants import Status
+from printhost.ipp.model import Message
+from printhost.server import ipp_service, web
+from printhost.server.reply import IppError
+from printhost.server.services import Services
+from printhost.server.uris import Uris
+
+log = logging.getLogger(__name__)
+
+IPP_TYPE = "application/ipp"
+#: After the response, at most this much unread request body is drained to keep the
+#: connection; past it the connection is closed instead.
+DRAIN_LIMIT = 64 << 20
+CHALLENGE = {"WWW-Authenticate": 'Basic realm="printhost"'}
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+
+
+def create_app(services: Services, plain_port: int | None, tls_port: int | None) -> Starlette:
+    async def ipp(request: Request) -> Response:
+        return await _ipp_endpoint(services, request, plain_port, tls_port)
+
+    routes = [
+        Route("/healthz", web.healthz(services), methods=["GET"]),
+        Route("/", web.status_page(services), methods=["GET"]),
+        Route("/{path:path}", ipp, methods=["POST"]),
+        Route("/{path:path}", web.status_page(services), methods=["GET"]),
+    ]
+    return Starlette(routes=routes)
+
+
+async def _ipp_endpoint(
+    services: Services, request: Request, plain_port: int | None, tls_port: int | None
+) -> Response:
+    try:
+        content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if content_type != IPP_TYPE:
+            raise HttpError(415, f"POST needs Content-Type {IPP_TYPE}, not {content_type!r}")
+        body = _timed(request.stream(), services.config.server.request_timeout_seconds)
+        message, leftover = await _read_header(body)
+        principal = await _principal(services, request, message)
+        uris = _uris(request, plain_port, tls_port)
+        response = await _handle(
+            services, message, principal, uris, _chain(leftover, body), _client_host(request)
+        )
+        headers = CHALLENGE if response.code == Status.CLIENT_ERROR_NOT_AUTHENTICATED else {}
+        close = not await _drain(body)
+        if close:
+            headers = {**headers, "Connection": "close"}
+        status = 401 if headers.get("WWW-Authenticate") else 200
+        return Response(
+            encode_message(response), status_code=status, media_type=IPP_TYPE, headers=headers
+        )
+    except HttpError as exc:
+        return PlainTextResponse(
+            exc.message + "\n", exc.status, headers={**exc.headers, "Connection": "close"}
+        )
+
+
+async def _handle(
+    services: Services,
+    message: Message,
+    principal: Principal,
+    uris: Uris,
+    body: AsyncIterator[bytes],
+    client_host: str,
+) -> Message:
+    try:
+        return await ipp_service.handle(services, message, principal, uris, body, client_host)
+    except (TimeoutError, HttpError):
+        raise
+    except Exception:
+        log.exception("internal error in operation 0x%04x", message.code)
+        return ipp_service.error_response(
+            message, IppError(Status.SERVER_ERROR_INTERNAL_ERROR, "internal error (logged)"), []
+        )
+
+
+async def _read_header(body: AsyncIterator[bytes]) -> tuple[Message, bytes]:
+    decoder = MessageDecoder(DecodeLimits())
+    try:
+        async for chunk in body:
+            message = decoder.feed(chunk)
+            if message is not None:
+                return message, decoder.leftover
+        decoder.close()
+    except IppDecodeError as exc:
+        status = 413 if exc.status == Status.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE else 400
+        raise HttpError(status, f"malformed IPP request: {exc}") from None
+    raise HttpError(400, "malformed IPP request: empty body")
+
+
+async def _timed(stream: AsyncIterator[bytes], timeout: float) -> AsyncIterator[bytes]:
+    """The request body, each chunk within ``timeout`` seconds (slow clients, RFC 9112
+    gives no bound of its own)."""
+    iterator = stream.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(iterator.__anext__(), timeout)
+        except StopAsyncIteration:
+            return
+        except TimeoutError:
+            raise HttpError(408, f"request body stalled for {timeout:g} s") from None
+        if chunk:
+            yield chunk
+
+
+async def _chain(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    if first:
+        yield first
+    async for chunk in rest:
+        yield chunk
+
+
+async def _drain(body: AsyncIterator[bytes]) -> bool:
+    """Read what the handler left unread; False when too much is left (close instead)."""
+    left = 0
+    try:
+        async for chunk in body:
+            left += len(chunk)
+            if left > DRAIN_LIMIT:
+                return False
+    except (HttpError, RuntimeError):
+        return False
+    return True
+
+
+async def _principal(services: Services, request: Request, message: Message) -> Principal:
+    header = request.headers.get("authorization")
+    if header:
+        return await _authenticated(services, request, header)
+    claimed = message.operation_attributes.get("requesting-user-name")
+    name = str(claimed.value)[:255] if claimed is not None and claimed.value else "anonymous"
+    return Principal(name=name, authenticated=False)
+
+
+async def _authenticated(services: Services, request: Request, header: str) -> Principal:
+    if (
+        request.url.scheme == "http"
+        and not _is_loopback(request)
+        and not services.config.server.basic_over_plain_http
+    ):
+        raise HttpError(403, "credentials over plain HTTP are refused: use ipps:// (TLS)")
+    credentials = parse_basic(header)
+    user = await services.store.get_user(credentials[0]) if credentials else None
+    if (
+        credentials is None
+        or user is None
+        or not services.credentials.check(credentials[0], credentials[1], user.password_hash)
+    ):
+        raise HttpError(401, "wrong user name or password", CHALLENGE)
+    return Principal(name=user.name, role=user.role, authenticated=True)
+
+
+def _is_loopback(request: Request) -> bool:
+    try:
+        return ipaddress.ip_address(_client_host(request)).is_loopback
+    except ValueError:
+        return False
+
+
+def _client_host(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _uris(request: Request, plain_port: int | None, tls_port: int | None) -> Uris:
+    host = request.url.hostname or "localhost"
+    scheme = "ipps" if request.url.scheme == "https" else "ipp"
+    return Uris(host=host, plain_port=plain_port, tls_port=tls_port, scheme=scheme)

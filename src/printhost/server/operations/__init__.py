@@ -1,0 +1,1 @@
+"""IPP operation handlers, one short function per operation, gathered in ``OPERATIONS``."""
