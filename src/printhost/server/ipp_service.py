@@ -25,7 +25,7 @@ from printhost.server.uris import Uris
 log = logging.getLogger(__name__)
 
 SUPPORTED_VERSIONS = ((1, 0), (1, 1), (2, 0), (2, 1), (2, 2))
-CHARSETS = ("utf-8", "us-ascii")
+CHARSETS = ("utf-8",)  # charset-supported; RFC 8011 §4.1.4.1
 
 O = Operation
 OPERATIONS: dict[Operation, Handler] = {
