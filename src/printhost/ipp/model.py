@@ -43,7 +43,7 @@ class StringWithLanguage:
     language: str
 
 
-PyValue = Union[  # noqa: UP007 - the forward reference to Collection needs typing.Union
+PyValue = Union[  # typing.Union: the forward reference to Collection rules out `|`
     int,
     bool,
     bytes,
