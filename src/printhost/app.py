@@ -15,6 +15,8 @@ import signal
 import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import uvicorn
 
@@ -51,6 +53,7 @@ class Listener:
 async def serve(config: Config, clock: Clock | None = None) -> None:
     clock = clock or SystemClock()
     config.storage.state_dir.mkdir(parents=True, exist_ok=True)
+    _make_output_dirs(config)
     listeners = list(_bind(config))
     async with _services(config, clock) as (services, dispatcher):
         servers = _http_servers(config, services, listeners)
@@ -59,6 +62,14 @@ async def serve(config: Config, clock: Clock | None = None) -> None:
             log.info("listening on %s://%s:%d/printers/%s", scheme,
                      listener.sock.getsockname()[0], listener.port, services.queues.resolve(None))
         await _run_until_signal(servers, listeners, dispatcher, services)
+
+
+def _make_output_dirs(config: Config) -> None:
+    """file: printers write into a directory; make it so the demo works on first start."""
+    for printer in config.printers:
+        parts = urlsplit(printer.uri)
+        if parts.scheme == "file":
+            Path(unquote(parts.path)).mkdir(parents=True, exist_ok=True)
 
 
 @contextlib.asynccontextmanager

@@ -154,7 +154,7 @@ async def _submit_async(args: argparse.Namespace) -> int:
     response = await _call(args, uri, request, _read_with_progress(args.file, size))
     job_group = response.group(Tag.JOB)
     job_id = job_group.get("job-id") if job_group else None
-    print(f"job {job_id.value if job_id else '?'} submitted to {uri}")
+    print(f"job {_show(job_id.value) if job_id else '?'} submitted to {uri}")
     return 0
 
 
@@ -183,12 +183,12 @@ def _jobs(args: argparse.Namespace) -> int:
     response = asyncio.run(_call(args, args.server, request))
     print(f"{'ID':>6}  {'STATE':<19} {'OWNER':<12} {'KB':>6}  NAME / MESSAGE")
     for group in response.groups_of(Tag.JOB):
-        values = {a.name: a.value for a in group}
-        state = JobState(values.get("job-state", 3)).keyword  # type: ignore[arg-type]
+        values = {a.name: _show(a.value) for a in group}
+        state = JobState(int(values.get("job-state", "3"))).keyword
         message = values.get("job-state-message") or ""
         print(f"{values.get('job-id', ''):>6}  {state:<19} "
               f"{str(values.get('job-originating-user-name', '-')):<12} "
-              f"{values.get('job-k-octets', 0):>6}  {values.get('job-name', '-')}"
+              f"{values.get('job-k-octets', '0'):>6}  {values.get('job-name', '-')}"
               + (f"  ({message})" if message else ""))
     return 0
 
@@ -208,11 +208,11 @@ def _printers(args: argparse.Namespace) -> int:
         "printer-is-accepting-jobs", "queued-job-count", "printer-uri-supported", "printer-info")
     response = asyncio.run(_call(args, args.server, request))
     for group in response.groups_of(Tag.PRINTER):
-        values = {a.name: a.value for a in group}
-        state = {3: "idle", 4: "printing", 5: "stopped"}.get(values.get("printer-state", 3), "?")  # type: ignore[arg-type]
-        accepting = "accepting" if values.get("printer-is-accepting-jobs") else "rejecting"
+        values = {a.name: _show(a.value) for a in group}
+        state = {"3": "idle", "4": "printing", "5": "stopped"}.get(values.get("printer-state", ""), "?")
+        accepting = "accepting" if values.get("printer-is-accepting-jobs") == "True" else "rejecting"
         print(f"{values.get('printer-name')}: {state}, {accepting}, "
-              f"{values.get('queued-job-count', 0)} job(s) - {values.get('printer-uri-supported')}")
+              f"{values.get('queued-job-count', '0')} job(s) - {values.get('printer-uri-supported')}")
     return 0
 
 
@@ -228,8 +228,15 @@ async def _call(args: argparse.Namespace, uri: str, request: Message,
     if status is None or not status.is_success:
         message = response.operation_attributes.get("status-message")
         keyword = status.keyword if status else f"0x{response.code:04x}"
-        raise IppClientError(f"{keyword}: {message.value if message else ''}")
+        raise IppClientError(f"{keyword}: {_show(message.value) if message else ''}")
     return response
+
+
+def _show(value: object) -> str:
+    """An attribute value as text for a terminal (octetStrings decoded leniently)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def _queue_uri(server: str, queue: str | None) -> str:

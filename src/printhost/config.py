@@ -306,7 +306,10 @@ def _convert(key: str, default: Any, value: Any, base: Path) -> Any:
             raise ConfigError(f"{key}: expected an array of strings")
         return tuple(value)
     if isinstance(default, Path) or key.endswith(("tls_cert", "tls_key")):
-        path = Path(_expect(str, key, value))
+        text = _expect(str, key, value)
+        if not text and default is None:
+            return None  # "" means unset (generate a self-signed certificate)
+        path = Path(text)
         return path if path.is_absolute() else base / path
     if default is None:
         return value

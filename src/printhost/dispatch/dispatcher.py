@@ -67,8 +67,15 @@ class JobProgress:
 
 
 class Dispatcher:
-    def __init__(self, config: Config, store: Store, jobs: JobService, spool: Spool,
-                 clock: Clock, node: str | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        jobs: JobService,
+        spool: Spool,
+        clock: Clock,
+        node: str | None = None,
+    ) -> None:
         self._config = config
         self._delivery: DeliveryConfig = config.delivery
         self._store = store
@@ -116,8 +123,9 @@ class Dispatcher:
             printer = self._config.printer(self._printer_of(job))
             assert printer is not None
             self._busy_printers.add(printer.name)
-            self._tasks[job.id] = group.create_task(self._run_delivery(job, printer.name,
-                                                                       printer.uri))
+            self._tasks[job.id] = group.create_task(
+                self._run_delivery(job, printer.name, printer.uri)
+            )
 
     async def _claim(self) -> JobRecord | None:
         now = self._clock.now()
@@ -145,8 +153,10 @@ class Dispatcher:
             log.info("delivery of job %s stopped", job.id)
         except Exception:
             log.exception("delivery of job %s failed unexpectedly", job.id)
-            await self._record(job, DeliveryResult(Outcome.RETRY, "printer-stopped",
-                                                   "internal error while delivering"))
+            await self._record(
+                job,
+                DeliveryResult(Outcome.RETRY, "printer-stopped", "internal error while delivering"),
+            )
         finally:
             renewer.cancel()
             self._tasks.pop(job.id, None)
@@ -155,9 +165,15 @@ class Dispatcher:
             self.wake()
 
     async def _deliver(self, job: JobRecord, printer: str, uri: str) -> None:
-        started = await self._jobs.move(job, JobEvent.START, changes={
-            "printer": printer, "delivery_attempts": job.delivery_attempts + 1,
-            "next_attempt_at": None})
+        started = await self._jobs.move(
+            job,
+            JobEvent.START,
+            changes={
+                "printer": printer,
+                "delivery_attempts": job.delivery_attempts + 1,
+                "next_attempt_at": None,
+            },
+        )
         if started is None:
             return  # canceled or changed meanwhile
         backend = self._backend(uri)
@@ -170,8 +186,9 @@ class Dispatcher:
         result = await backend.deliver(request, JobProgress(self._store, job.id))
         await self._record(started, result)
 
-    async def _recover(self, job: JobRecord, backend: Backend,
-                       request: DeliveryRequest) -> DeliveryRequest | None:
+    async def _recover(
+        self, job: JobRecord, backend: Backend, request: DeliveryRequest
+    ) -> DeliveryRequest | None:
         """An earlier attempt may have reached the printer: ask it before sending again."""
         lookup = await backend.lookup(request)
         decision = policy.decide_recovery(lookup)
@@ -186,14 +203,14 @@ class Dispatcher:
         fresh = await self._store.get_job(job.id)
         if fresh is None or fresh.state != JobState.PROCESSING:
             return  # canceled while we delivered
-        decision = policy.decide(result, fresh.delivery_attempts, self._delivery,
-                                 self._clock.now())
+        decision = policy.decide(result, fresh.delivery_attempts, self._delivery, self._clock.now())
         await self._apply(fresh, decision)
 
     async def _apply(self, job: JobRecord, decision: policy.Decision) -> None:
         changes = {**decision.changes, "lease_owner": None, "lease_expires": None}
-        done = await self._jobs.move(job, decision.event, reasons=decision.reasons,
-                                     message=decision.message, changes=changes)
+        done = await self._jobs.move(
+            job, decision.event, reasons=decision.reasons, message=decision.message, changes=changes
+        )
         if done is not None and done.state == JobState.COMPLETED:
             await self._forget_documents(done)
 
@@ -221,17 +238,25 @@ class Dispatcher:
         return self._backends[scheme]
 
     def _request(self, job: JobRecord, uri: str) -> DeliveryRequest:
-        documents = tuple(DocumentFile(self._spool.path(d.path), d.format, d.name)
-                          for d in job.documents if d.path)
+        documents = tuple(
+            DocumentFile(self._spool.path(d.path), d.format, d.name)
+            for d in job.documents
+            if d.path
+        )
         return DeliveryRequest(
-            printer_uri=uri, job_id=job.id, job_uuid=job.uuid, job_name=job.name,
-            user_name=job.owner, documents=documents,
+            printer_uri=uri,
+            job_id=job.id,
+            job_uuid=job.uuid,
+            job_name=job.name,
+            user_name=job.owner,
+            documents=documents,
             attributes=tuple(decode_template(job.template)),
-            originating_host=job.originating_host, remote_job_id=job.remote_job_id)
+            originating_host=job.originating_host,
+            remote_job_id=job.remote_job_id,
+        )
 
     async def aclose(self) -> None:
         for backend in self._backends.values():
             close = getattr(backend, "aclose", None)
             if close is not None:
                 await close()
-

@@ -52,6 +52,7 @@ def create_app(services: Services, plain_port: int | None, tls_port: int | None)
 
     routes = [
         Route("/healthz", web.healthz(services), methods=["GET"]),
+        Route("/icons/printer-{size:int}.png", web.icon, methods=["GET"]),
         Route("/", web.status_page(services), methods=["GET"]),
         Route("/{path:path}", ipp, methods=["POST"]),
         Route("/{path:path}", web.status_page(services), methods=["GET"]),

@@ -16,6 +16,7 @@ from printhost.clock import Clock
 from printhost.config import Config, QueueConfig
 from printhost.ipp.constants import JobState, PrinterState
 from printhost.ipp.model import Attribute
+from printhost.server.icons import SIZES
 from printhost.server.printer_attributes import (
     QueueDescription,
     QueueStatus,
@@ -90,7 +91,7 @@ class QueueRegistry:
             uri_authentication=tuple(auth for _ in uri_supported),
             uuid=self.uuid(name),
             operations=self._operations,
-            printer_icons=(),
+            printer_icons=tuple(uris.web(f"/icons/printer-{size}.png") for size in SIZES),
             info=queue.info or printer.info or name,
             location=queue.location or printer.location,
             make_and_model=printer.make_and_model or "printhost queue",

@@ -31,7 +31,9 @@ class Uris:
         return f"{self._base(scheme or self.scheme)}/printers/{quote(queue)}"
 
     def printers_supported(self, queue: str) -> tuple[str, ...]:
-        return tuple(self.printer(queue, s) for s in self.schemes)
+        """printer-uri-supported: only the URI of the scheme the client used, as cupsd
+        does - CUPS clients join several values into one comma-separated "URI"."""
+        return (self.printer(queue),)
 
     def job(self, job_id: int) -> str:
         return f"{self._base(self.scheme)}/jobs/{job_id}"

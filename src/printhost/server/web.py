@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from printhost import __version__
 from printhost.ipp.constants import JobState
 from printhost.jobs.service import ACTIVE_STATES
+from printhost.server.icons import icon_png
 from printhost.server.services import Services
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -33,6 +34,15 @@ text-align:left}}code{{background:#f4f4f4;padding:0 .3em}}</style></head>
 {rows}</table>
 <p><small>printhost {version}</small></p></body></html>
 """
+
+
+async def icon(request: Request) -> Response:
+    try:
+        size = int(request.path_params["size"])
+        return Response(icon_png(size), media_type="image/png",
+                        headers={"Cache-Control": "max-age=86400"})
+    except ValueError:
+        return PlainTextResponse("no such icon\n", 404)
 
 
 def healthz(services: Services) -> Endpoint:

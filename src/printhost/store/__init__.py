@@ -1,0 +1,34 @@
+"""Persistence: the ``Store`` port (``base``), its implementations, and the document spool.
+
+``open_store`` is the one place that picks an implementation, by the URL's scheme.
+"""
+
+from __future__ import annotations
+
+from printhost.store.base import Store
+
+
+async def open_store(database_url: str) -> Store:
+    """Open (migrating first) the store at ``database_url``.
+
+    ``sqlite:///path`` (any sqlite driver name is accepted: ``sqlite+aiosqlite://``,
+    ``sqlite+pysqlite://``) is the embedded store. PostgreSQL is not implemented yet.
+    """
+    # Imported here so that importing printhost.store.base stays free of SQLAlchemy.
+    from sqlalchemy import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        # Do not echo the text: it may hold a password.
+        raise ValueError("cannot parse the database URL (expected e.g. sqlite:///path)") from None
+    backend = url.get_backend_name()
+    if backend == "sqlite":
+        from printhost.store.sqlite import SqliteStore
+
+        return await SqliteStore.open(database_url)
+    raise ValueError(
+        f"unsupported database {backend!r} in {url.render_as_string(hide_password=True)}: "
+        "printhost supports sqlite:///path (PostgreSQL is not implemented yet)"
+    )

@@ -8,7 +8,8 @@ Rules every implementation keeps:
   synchronous=FULL), so an acknowledged job survives kill -9 (DESIGN invariant 1).
 - State changes are compare-and-set on the old state: ``transition_job`` changes nothing and
   returns None when the job is no longer in ``expected``.
-- Every job state change appends an event in the same transaction.
+- Every job state change appends an event in the same transaction. An event appended by a
+  job method carries the job's id, and the job's queue when the event names none.
 - Claims are exclusive: two callers of ``claim_pending`` never get the same job while its
   lease is live.
 """
@@ -166,12 +167,18 @@ class Store(Protocol):
     ) -> JobRecord | None:
         """Compare-and-set the state (and any other columns in ``changes``, named as the
         JobRecord fields), stamping processing_at/completed_at as the state implies, and
-        append the event. None when the job is missing or not in ``expected``."""
+        append the event. None when the job is missing or not in ``expected``.
+
+        Stamps use ``event.time``: processing_at when entering processing (first time
+        only), completed_at when entering a terminal state (cleared when leaving one);
+        entering a terminal state also clears the lease. ``changes`` naming ``id``,
+        ``state``, ``documents`` or no JobRecord field raises ValueError."""
         ...
 
     async def update_job(self, job_id: JobId, changes: Mapping[str, Any]) -> JobRecord | None:
         """Change non-state fields (priority, hold_until, template, name, remote_job_id,
-        impressions_completed, state_message...). Never the state."""
+        impressions_completed, state_message...). Never the state (ValueError, as for
+        unknown fields). Appends no event."""
         ...
 
     async def claim_pending(
@@ -184,12 +191,19 @@ class Store(Protocol):
         ...
 
     async def claim_orphaned(self, node: str, now: float, lease_until: float) -> JobRecord | None:
-        """Lease a processing / processing-stopped job whose lease expired (its node died)."""
+        """Lease a processing / processing-stopped job whose lease expired (its node died).
+
+        A lease is expired when ``lease_expires <= now``; a job with no lease at all counts
+        as orphaned too. Paused queues are not skipped (delivery had already begun)."""
         ...
 
-    async def renew_lease(self, job_id: JobId, node: str, lease_until: float) -> bool: ...
+    async def renew_lease(self, job_id: JobId, node: str, lease_until: float) -> bool:
+        """Extend the lease; False when ``node`` does not hold it (any more)."""
+        ...
 
-    async def release_lease(self, job_id: JobId, node: str) -> None: ...
+    async def release_lease(self, job_id: JobId, node: str) -> None:
+        """Drop the lease if ``node`` holds it; otherwise nothing changes."""
+        ...
 
     async def expired_history(self, before: float, limit: int) -> list[JobRecord]:
         """Terminal jobs completed before ``before`` (with their documents)."""
@@ -199,17 +213,26 @@ class Store(Protocol):
 
     async def forget_documents(self, job_id: JobId) -> list[DocumentRecord]:
         """Mark a terminal job's documents deleted (rows kept with path ''); return the old
-        records so the caller can remove the files."""
+        records so the caller can remove the files. A job that is not terminal, or whose
+        documents are already forgotten, gives [] and nothing changes."""
         ...
 
     # --- queues and printers -------------------------------------------------------------
-    async def get_queue_state(self, name: str) -> QueueState: ...
+    async def get_queue_state(self, name: str) -> QueueState:
+        """The stored state, or ``QueueState(name)`` (the defaults) when never set."""
+        ...
 
-    async def set_queue_state(self, state: QueueState, event: NewEvent) -> None: ...
+    async def set_queue_state(self, state: QueueState, event: NewEvent) -> None:
+        """Upsert and append ``event`` (its queue defaults to ``state.name``)."""
+        ...
 
-    async def get_printer(self, name: str) -> PrinterRecord: ...
+    async def get_printer(self, name: str) -> PrinterRecord:
+        """The stored record, or ``PrinterRecord(name)`` when never set."""
+        ...
 
-    async def set_printer(self, printer: PrinterRecord, event: NewEvent) -> None: ...
+    async def set_printer(self, printer: PrinterRecord, event: NewEvent) -> None:
+        """Upsert and append ``event`` (its printer defaults to ``printer.name``)."""
+        ...
 
     # --- events --------------------------------------------------------------------------
     async def append_event(self, event: NewEvent, job_id: JobId | None = None) -> int: ...
@@ -234,7 +257,9 @@ class Store(Protocol):
 
     async def list_subscriptions(
         self, queue: str | None, job_id: JobId | None, owner: str | None, limit: int | None
-    ) -> list[SubscriptionRecord]: ...
+    ) -> list[SubscriptionRecord]:
+        """Subscriptions in id order; each None argument means "any"."""
+        ...
 
     async def update_subscription(self, sub_id: int, changes: Mapping[str, Any]) -> None: ...
 

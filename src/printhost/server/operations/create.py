@@ -16,6 +16,7 @@ from printhost.ipp.model import Attribute, Message
 from printhost.jobs.model import JobRecord
 from printhost.jobs.service import JobNotPossible, JobSpec
 from printhost.server.context import Context
+from printhost.server.operations import subscriptions
 from printhost.server.intake import COMPRESSIONS, DocumentMeta, spool_document
 from printhost.server.job_attributes import encode_template
 from printhost.server.operations.common import (
@@ -54,7 +55,9 @@ async def print_job(ctx: Context) -> Message:
 
 async def validate_job(ctx: Context) -> Message:
     await _job_request(ctx)
-    return ctx.respond()
+    response = ctx.respond()
+    (await subscriptions.validate_job_subscriptions(ctx)).add_to(response)
+    return response
 
 
 async def create_job(ctx: Context) -> Message:
@@ -178,7 +181,9 @@ async def _spool(ctx: Context, meta: DocumentMeta) -> NewDocument | None:
 async def _created(ctx: Context, job: JobRecord) -> Message:
     ahead = await ctx.services.store.count_jobs(job.queue, _AHEAD_STATES)
     extra = [Attribute.of("number-of-intervening-jobs", Tag.INTEGER, max(0, ahead - 1))]
-    return job_response(ctx, job, extra)
+    response = job_response(ctx, job, extra)
+    (await subscriptions.create_job_subscriptions(ctx, job)).add_to(response)
+    return response
 
 
 _AHEAD_STATES = (JobState.PENDING, JobState.PROCESSING)

@@ -87,20 +87,20 @@ async def resume_printer(ctx: Context) -> Message:
 
 
 async def enable_printer(ctx: Context) -> Message:
-    return await _operator_change(ctx, "printer-config-changed", is_accepting_jobs=True)
+    return await _operator_change(ctx, "printer-state-changed", is_accepting_jobs=True)
 
 
 async def disable_printer(ctx: Context) -> Message:
-    return await _operator_change(ctx, "printer-config-changed", is_accepting_jobs=False)
+    return await _operator_change(ctx, "printer-state-changed", is_accepting_jobs=False)
 
 
 async def hold_new_jobs(ctx: Context) -> Message:
-    return await _operator_change(ctx, "printer-config-changed", hold_new_jobs=True)
+    return await _operator_change(ctx, "printer-state-changed", hold_new_jobs=True)
 
 
 async def release_held_new_jobs(ctx: Context) -> Message:
     """RFC 3998 §3.3.2: also releases the jobs that were held because of Hold-New-Jobs."""
-    response = await _operator_change(ctx, "printer-config-changed", hold_new_jobs=False)
+    response = await _operator_change(ctx, "printer-state-changed", hold_new_jobs=False)
     queue = queue_name(ctx)
     held = await ctx.services.jobs.list(JobFilter(queue=queue, states=(ACTIVE_STATES[1],)))
     for job in held:

@@ -49,7 +49,9 @@ PULL_METHOD = "ippget"
 #: Subscribed events and the events they also stand for (RFC 3995 §5.3.3.4).
 SUB_EVENTS: Mapping[str, frozenset[str]] = {
     "job-state-changed": frozenset({"job-created", "job-completed", "job-stopped"}),
-    "printer-state-changed": frozenset({"printer-restarted", "printer-shutdown", "printer-stopped"}),
+    "printer-state-changed": frozenset(
+        {"printer-restarted", "printer-shutdown", "printer-stopped"}
+    ),
     "printer-config-changed": frozenset({"printer-media-changed", "printer-finishings-changed"}),
 }
 #: Most log rows one Get-Notifications reads; older rows are treated as expired (a busy
@@ -123,7 +125,7 @@ def _description_default(name: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class NotifyPolicy:
-    """What the target queue advertises (RFC 3995 §5.3, RFC 3996 §8.1)."""
+    """What a queue advertises (RFC 3995 §5.3, RFC 3996 §8.1; printer_attributes)."""
 
     events_supported: frozenset[str] = frozenset(NOTIFY_EVENTS)
     events_default: tuple[str, ...] = ("job-completed",)
@@ -134,29 +136,9 @@ class NotifyPolicy:
     event_life: int = _description_default("ippget_event_life")
 
 
+#: Every queue advertises the QueueDescription defaults (server/queues.py sets no notify-*
+#: field), so handlers use this; a per-queue setting would be looked up where they pass it.
 DEFAULT_POLICY = NotifyPolicy()
-
-
-def policy_from_attributes(attrs: Iterable[Attribute]) -> NotifyPolicy:
-    """Read the notify-* printer attributes; anything missing keeps its default."""
-    by_name = {a.name: a for a in attrs}
-    changes: dict[str, object] = {}
-    if (a := by_name.get("notify-events-supported")) is not None:
-        changes["events_supported"] = frozenset(str(v) for v in a.values)
-    if (a := by_name.get("notify-events-default")) is not None:
-        changes["events_default"] = tuple(str(v) for v in a.values)
-    for name, key in (("notify-max-events-supported", "max_events"),
-                      ("notify-lease-duration-default", "lease_default"),
-                      ("ippget-event-life", "event_life")):  # fmt: skip
-        if (a := by_name.get(name)) is not None and _is_int(a.value):
-            changes[key] = a.value
-    lease = by_name.get("notify-lease-duration-supported")
-    if lease is not None:
-        ranges = [(v.lower, v.upper) if hasattr(v, "lower") else (v, v) for v in lease.values]
-        bounds = [b for pair in ranges for b in pair if _is_int(b)]
-        if bounds:
-            changes["lease_min"], changes["lease_max"] = min(bounds), max(bounds)
-    return dataclasses.replace(DEFAULT_POLICY, **changes)  # type: ignore[arg-type]
 
 
 def _is_int(value: object) -> bool:
@@ -187,7 +169,7 @@ class SubscriptionTemplate:
 @dataclass(slots=True)
 class _Draft:
     events: tuple[str, ...] | None = None
-    pull_method: bool = False
+    pull_method: bool | None = None  # None: not given; False: given but not ippget
     push: bool = False
     lease: int | None = None
     time_interval: int = 0
@@ -207,7 +189,9 @@ class _Draft:
         self.ignore(Attribute.of(attr.name, Tag.UNSUPPORTED, None))
 
 
-def parse_template(group: AttributeGroup, policy: NotifyPolicy, *, per_job: bool) -> SubscriptionTemplate:
+def parse_template(
+    group: AttributeGroup, policy: NotifyPolicy, *, per_job: bool
+) -> SubscriptionTemplate:
     draft = _Draft()
     for attr in group:
         check = _CHECKS.get(attr.name)
@@ -217,7 +201,7 @@ def parse_template(group: AttributeGroup, policy: NotifyPolicy, *, per_job: bool
             check(draft, attr, policy, per_job)
     if draft.push:
         draft.codes.add(Status.CLIENT_ERROR_URI_SCHEME_NOT_SUPPORTED)
-    elif not draft.pull_method and not draft.codes & {Status.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED}:
+    elif draft.pull_method is None:
         draft.codes.add(Status.CLIENT_ERROR_BAD_REQUEST)  # neither push nor pull: §5.2 step 4
     events = policy.events_default if draft.events is None else draft.events
     if not events:
@@ -244,9 +228,10 @@ def _check_recipient(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_j
 
 
 def _check_pull_method(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool) -> None:
-    if len(attr.items) == 1 and attr.tag == Tag.KEYWORD and attr.value == PULL_METHOD:
-        draft.pull_method = True
-    else:
+    draft.pull_method = (
+        len(attr.items) == 1 and attr.tag == Tag.KEYWORD and attr.value == PULL_METHOD
+    )
+    if not draft.pull_method:
         draft.refuse(attr, Status.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED)  # §5.3.2
 
 
@@ -254,17 +239,27 @@ def _check_events(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job:
     """§5.3.3: unsupported values are returned; values past notify-max-events-supported too,
     with successful-ok-too-many-events; 'none' alone creates nothing, 'none' with others is
     an unsupported value (§5.3.3.4.1)."""
-    keywords = [item.value for item in attr.items if item.tag == Tag.KEYWORD]
-    valid = [v for v in dict.fromkeys(keywords) if isinstance(v, str) and v in policy.events_supported]
-    bad = [item.value for item in attr.items if item.value not in valid and item.value != "none"]
-    if "none" in keywords and len(keywords) > 1:
-        bad.append("none")
+    valid: list[str] = []
+    bad: list[str] = []
+    for item in attr.items:
+        value = item.value
+        if item.tag != Tag.KEYWORD or not isinstance(value, str):
+            bad.append(str(value))
+        elif value == "none":
+            if len(attr.items) > 1:
+                bad.append(value)
+        elif value not in policy.events_supported:
+            bad.append(value)
+        elif value not in valid:
+            valid.append(value)
     kept, extra = valid[: policy.max_events], valid[policy.max_events :]
     draft.events = tuple(kept)
     if bad:
-        draft.ignore(Attribute.of(attr.name, Tag.KEYWORD, *(str(v) for v in bad)))
+        draft.ignore(Attribute.of(attr.name, Tag.KEYWORD, *bad))
     if extra:
-        draft.refuse(Attribute.of(attr.name, Tag.KEYWORD, *extra), Status.SUCCESSFUL_OK_TOO_MANY_EVENTS)
+        draft.refuse(
+            Attribute.of(attr.name, Tag.KEYWORD, *extra), Status.SUCCESSFUL_OK_TOO_MANY_EVENTS
+        )
 
 
 def _check_lease(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool) -> None:
@@ -281,7 +276,9 @@ def _check_lease(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: 
         draft.ignore(attr)
 
 
-def _check_time_interval(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool) -> None:
+def _check_time_interval(
+    draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool
+) -> None:
     value = attr.value
     if len(attr.items) == 1 and attr.tag == Tag.INTEGER and isinstance(value, int) and value >= 0:
         draft.time_interval = value
@@ -347,8 +344,9 @@ def creation_status(created: Sequence[bool]) -> Status:
     return Status.CLIENT_ERROR_IGNORED_ALL_SUBSCRIPTIONS
 
 
-def response_group(template: SubscriptionTemplate, sub: SubscriptionRecord | None,
-                   status: Status | None) -> list[Attribute]:
+def response_group(
+    template: SubscriptionTemplate, sub: SubscriptionRecord | None, status: Status | None
+) -> list[Attribute]:
     """One Subscription Attributes Group of a creation response (§5.2 steps 7-8).
     ``sub`` is None when nothing was created (or for Validate-Job)."""
     attrs: list[Attribute] = []
@@ -372,8 +370,9 @@ def subscription_uuid(sub: SubscriptionRecord) -> str:
     return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
 
 
-def subscription_attributes(sub: SubscriptionRecord, printer_uri: str, up_time: int,
-                            sequence_number: int) -> list[Attribute]:
+def subscription_attributes(
+    sub: SubscriptionRecord, printer_uri: str, up_time: int, sequence_number: int
+) -> list[Attribute]:
     a = Attribute.of
     attrs = [
         a("notify-subscription-id", Tag.INTEGER, sub.id),
@@ -401,7 +400,9 @@ def subscription_attributes(sub: SubscriptionRecord, printer_uri: str, up_time: 
     return attrs
 
 
-def select_subscription_attributes(attrs: list[Attribute], requested: Iterable[str]) -> list[Attribute]:
+def select_subscription_attributes(
+    attrs: list[Attribute], requested: Iterable[str]
+) -> list[Attribute]:
     """requested-attributes with the group names of §11.2.4.1.2."""
     names = set(requested)
     if "all" in names:
@@ -446,8 +447,9 @@ def subscribed_event(events: Iterable[str], event: EventRecord) -> str | None:
     return next((s for s in subscribed if SUB_EVENTS.get(s, frozenset()) & set(kinds)), None)
 
 
-def in_scope(sub: SubscriptionRecord, event: EventRecord,
-             printers_by_queue: Mapping[str, str]) -> bool:
+def in_scope(
+    sub: SubscriptionRecord, event: EventRecord, printers_by_queue: Mapping[str, str]
+) -> bool:
     """Job events reach Per-Printer Subscriptions of their queue and the Per-Job
     Subscriptions of their job; printer events reach every subscription of the printer,
     Per-Job ones included (§5.3.3.5.1-2). sub.queue None means all queues."""
@@ -474,9 +476,14 @@ def sequence_number(sub: SubscriptionRecord, event: EventRecord) -> int:
     return event.seq - sub.start_seq
 
 
-def notifications_for(sub: SubscriptionRecord, events: Iterable[EventRecord], *,
-                      first_number: int = 1, not_before: float = float("-inf"),
-                      printers_by_queue: Mapping[str, str] | None = None) -> list[Notification]:
+def notifications_for(
+    sub: SubscriptionRecord,
+    events: Iterable[EventRecord],
+    *,
+    first_number: int = 1,
+    not_before: float = float("-inf"),
+    printers_by_queue: Mapping[str, str] | None = None,
+) -> list[Notification]:
     """The notifications of ``sub`` among ``events`` (in log order), numbered, from
     ``first_number`` on, no older than ``not_before``. job-progress is thinned to one per
     notify-time-interval seconds (§5.3.9) before the window is cut, so the same events give
@@ -577,8 +584,9 @@ def notify_text(kind: str, event: EventRecord, job_state: JobState | None) -> st
     return f"{text} by {by}." if isinstance(by, str) and by else f"{text}."
 
 
-def event_attributes(n: Notification, printer_uri: str, job: JobRecord | None,
-                     printer: PrinterFacts | None) -> list[Attribute]:
+def event_attributes(
+    n: Notification, printer_uri: str, job: JobRecord | None, printer: PrinterFacts | None
+) -> list[Attribute]:
     """One Event Notification Attributes Group (RFC 3996 §5.2, tables 3-6)."""
     a = Attribute.of
     event, kind = n.event, event_kinds(n.event)[0]
@@ -608,8 +616,9 @@ def event_attributes(n: Notification, printer_uri: str, job: JobRecord | None,
     return attrs
 
 
-def _job_event_attributes(n: Notification, kind: str, job: JobRecord | None,
-                          state: JobState) -> list[Attribute]:
+def _job_event_attributes(
+    n: Notification, kind: str, job: JobRecord | None, state: JobState
+) -> list[Attribute]:
     a = Attribute.of
     job_id = n.event.job_id
     assert job_id is not None
@@ -646,8 +655,8 @@ async def create_printer_subscriptions(ctx: Context) -> Message:
     queue = queue_or_all(ctx)
     if (job_id := ctx.op.get("notify-job-id")) is not None:
         ctx.unsupported.append(job_id)  # §11.1.2.1
-    templates = _templates(ctx, await _policy(ctx, queue), per_job=False, required=True)
-    groups, created = await _create(ctx, templates, queue=queue, job=None)
+    templates = _templates(ctx, DEFAULT_POLICY, per_job=False, required=True)
+    groups, created = await _create(ctx, templates, DEFAULT_POLICY, queue=queue, job=None)
     return _creation_response(ctx, creation_status(created), groups)
 
 
@@ -664,8 +673,8 @@ async def create_subscriptions_for_job(ctx: Context) -> Message:
     require_may_manage(ctx, job)
     if job.state.is_terminal:
         raise not_possible(f"job {job_id} is already {job.state.keyword}")
-    templates = _templates(ctx, await _policy(ctx, job.queue), per_job=True, required=True)
-    groups, created = await _create(ctx, templates, queue=job.queue, job=job)
+    templates = _templates(ctx, DEFAULT_POLICY, per_job=True, required=True)
+    groups, created = await _create(ctx, templates, DEFAULT_POLICY, queue=job.queue, job=job)
     return _creation_response(ctx, creation_status(created), groups)
 
 
@@ -691,8 +700,10 @@ async def create_job_subscriptions(ctx: Context, job: JobRecord) -> Subscription
     a refused subscription only shows in its group's notify-status-code."""
     if not ctx.request.groups_of(Tag.SUBSCRIPTION):
         return SubscriptionGroups([], ignored_subscriptions=False)
-    templates = _templates(ctx, await _policy(ctx, job.queue), per_job=True, required=False)
-    groups, created = await _create(ctx, templates, queue=job.queue, job=job, new_job=True)
+    templates = _templates(ctx, DEFAULT_POLICY, per_job=True, required=False)
+    groups, created = await _create(
+        ctx, templates, DEFAULT_POLICY, queue=job.queue, job=job, new_job=True
+    )
     return SubscriptionGroups(groups, ignored_subscriptions=not all(created))
 
 
@@ -700,8 +711,11 @@ async def validate_job_subscriptions(ctx: Context) -> SubscriptionGroups:
     """Validate-Job with subscription groups (§11.2.2): what would happen, no ids."""
     if not ctx.request.groups_of(Tag.SUBSCRIPTION):
         return SubscriptionGroups([], ignored_subscriptions=False)
-    templates = _templates(ctx, await _policy(ctx, queue_or_all(ctx)), per_job=True, required=False)
-    groups = [AttributeGroup(Tag.SUBSCRIPTION, response_group(t, None, t.status)) for t in templates]
+    queue_or_all(ctx)
+    templates = _templates(ctx, DEFAULT_POLICY, per_job=True, required=False)
+    groups = [
+        AttributeGroup(Tag.SUBSCRIPTION, response_group(t, None, t.status)) for t in templates
+    ]
     return SubscriptionGroups(groups, ignored_subscriptions=not all(t.creatable for t in templates))
 
 
@@ -749,15 +763,20 @@ async def renew_subscription(ctx: Context) -> Message:
     if sub.job_id is not None:
         raise not_possible(f"subscription {sub.id} belongs to job {sub.job_id} and has no lease")
     requested = _requested_lease(ctx)
-    policy = await _policy(ctx, sub.queue)
-    lease = grant_lease(requested, policy, authenticated=ctx.principal.authenticated)
+    lease = grant_lease(requested, DEFAULT_POLICY, authenticated=ctx.principal.authenticated)
     now = ctx.services.clock.now()
     changes = {"lease_duration": lease, "expires_at": lease_expiry(now, lease)}
     await ctx.services.store.update_subscription(sub.id, changes)
     substituted = requested is not None and requested != lease
-    status = Status.SUCCESSFUL_OK_IGNORED_OR_SUBSTITUTED_ATTRIBUTES if substituted else Status.SUCCESSFUL_OK
+    status = (
+        Status.SUCCESSFUL_OK_IGNORED_OR_SUBSTITUTED_ATTRIBUTES
+        if substituted
+        else Status.SUCCESSFUL_OK
+    )
     response = ctx.respond(status)
-    add_group(response, Tag.SUBSCRIPTION, [Attribute.of("notify-lease-duration", Tag.INTEGER, lease)])
+    add_group(
+        response, Tag.SUBSCRIPTION, [Attribute.of("notify-lease-duration", Tag.INTEGER, lease)]
+    )
     return response
 
 
@@ -773,24 +792,25 @@ async def get_notifications(ctx: Context) -> Message:
     """Get-Notifications (RFC 3996 §5). Each response ends Event Wait Mode: it always
     carries notify-get-interval (= ippget-event-life, the minimum §5.2.1 allows) unless all
     subscriptions are complete (successful-ok-events-complete, which must not carry it)."""
-    queue = queue_or_all(ctx)
+    queue_or_all(ctx)  # the target must exist; subscription ids are server-wide
     asked = _asked_sequences(ctx)
-    policy = await _policy(ctx, queue)
     subs = await _load_pull_subscriptions(ctx, [sub_id for sub_id, _ in asked])
     wait = ctx.boolean("notify-wait", False)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + min(MAX_WAIT_SECONDS, float(policy.event_life))
+    deadline = loop.time() + min(MAX_WAIT_SECONDS, float(DEFAULT_POLICY.event_life))
     while True:
-        found, complete = await _collect(ctx, subs, dict(asked), policy)
+        found, complete = await _collect(ctx, subs, dict(asked), DEFAULT_POLICY)
         remaining = deadline - loop.time()
         if found or complete or not wait or remaining <= 0:
             break
         await ctx.services.event_bell.wait(min(remaining, WAIT_SLICE_SECONDS))
         subs = await _reload(ctx, subs)
-    response = ctx.respond(Status.SUCCESSFUL_OK_EVENTS_COMPLETE if complete else Status.SUCCESSFUL_OK)
+    response = ctx.respond(
+        Status.SUCCESSFUL_OK_EVENTS_COMPLETE if complete else Status.SUCCESSFUL_OK
+    )
     operation = response.groups[0]
     if not complete:
-        operation.add("notify-get-interval", Tag.INTEGER, policy.event_life)
+        operation.add("notify-get-interval", Tag.INTEGER, DEFAULT_POLICY.event_life)
     operation.add("printer-up-time", Tag.INTEGER, max(1, ctx.services.up_time()))
     facts = _Facts(ctx)
     for n in found:
@@ -835,16 +855,9 @@ def _requester(ctx: Context) -> str:
     return ctx.text("requesting-user-name", "anonymous")[:255] or "anonymous"
 
 
-async def _policy(ctx: Context, queue: str | None) -> NotifyPolicy:
-    try:
-        name = ctx.services.queues.resolve(queue)
-        return policy_from_attributes(await ctx.services.queues.attributes(name, ctx.uris))
-    except IppError:
-        return DEFAULT_POLICY
-
-
-def _templates(ctx: Context, policy: NotifyPolicy, *, per_job: bool,
-               required: bool) -> list[SubscriptionTemplate]:
+def _templates(
+    ctx: Context, policy: NotifyPolicy, *, per_job: bool, required: bool
+) -> list[SubscriptionTemplate]:
     """Parse the subscription groups. For Create-*-Subscriptions a group with neither
     notify-recipient-uri nor notify-pull-method rejects the request (§5.2 step 4); in a job
     creation it only refuses that subscription, as the job must not fail (§11.1.3)."""
@@ -857,12 +870,18 @@ def _templates(ctx: Context, policy: NotifyPolicy, *, per_job: bool,
     return templates
 
 
-async def _create(ctx: Context, templates: list[SubscriptionTemplate], *, queue: str | None,
-                  job: JobRecord | None, new_job: bool = False) -> tuple[list[AttributeGroup], list[bool]]:
+async def _create(
+    ctx: Context,
+    templates: list[SubscriptionTemplate],
+    policy: NotifyPolicy,
+    *,
+    queue: str | None,
+    job: JobRecord | None,
+    new_job: bool = False,
+) -> tuple[list[AttributeGroup], list[bool]]:
     store, now, owner = ctx.services.store, ctx.services.clock.now(), _requester(ctx)
     held = len(await store.list_subscriptions(None, None, owner, MAX_SUBSCRIPTIONS_PER_OWNER))
     start = await _start_seq(ctx, job if new_job else None)
-    policy = await _policy(ctx, queue)
     groups: list[AttributeGroup] = []
     created: list[bool] = []
     for template in templates:
@@ -879,13 +898,22 @@ async def _create(ctx: Context, templates: list[SubscriptionTemplate], *, queue:
     return groups, created
 
 
-def _new_record(ctx: Context, template: SubscriptionTemplate, policy: NotifyPolicy,
-                queue: str | None, job: JobRecord | None, owner: str, now: float,
-                start_seq: int) -> SubscriptionRecord:
+def _new_record(
+    ctx: Context,
+    template: SubscriptionTemplate,
+    policy: NotifyPolicy,
+    queue: str | None,
+    job: JobRecord | None,
+    owner: str,
+    now: float,
+    start_seq: int,
+) -> SubscriptionRecord:
     if job is not None:
         lease, expires = 0, None  # ends with the job (§5.3.8)
     else:
-        lease = grant_lease(template.requested_lease, policy, authenticated=ctx.principal.authenticated)
+        lease = grant_lease(
+            template.requested_lease, policy, authenticated=ctx.principal.authenticated
+        )
         expires = lease_expiry(now, lease)
     return SubscriptionRecord(
         id=0, owner=owner, queue=queue, job_id=job.id if job is not None else None,
@@ -912,7 +940,9 @@ def _creation_response(ctx: Context, status: Status, groups: list[AttributeGroup
 def _requested_lease(ctx: Context) -> int | None:
     """CUPS sends notify-lease-duration as an operation attribute; RFC 3995 §11.2.6.1
     lists it under a subscription group. Accept both."""
-    attr = ctx.op.get("notify-lease-duration") or ctx.group(Tag.SUBSCRIPTION).get("notify-lease-duration")
+    attr = ctx.op.get("notify-lease-duration") or ctx.group(Tag.SUBSCRIPTION).get(
+        "notify-lease-duration"
+    )
     if attr is None:
         return None
     if not _is_int(attr.value) or len(attr.items) != 1:
@@ -945,9 +975,13 @@ def _require_may_access(ctx: Context, sub: SubscriptionRecord) -> None:
     if may_access(ctx.principal, _requester(ctx), sub):
         return
     if not ctx.principal.authenticated:
-        raise IppError(Status.CLIENT_ERROR_NOT_AUTHENTICATED,
-                       f"subscription {sub.id} belongs to another user: authenticate first")
-    raise IppError(Status.CLIENT_ERROR_NOT_AUTHORIZED, f"subscription {sub.id} belongs to another user")
+        raise IppError(
+            Status.CLIENT_ERROR_NOT_AUTHENTICATED,
+            f"subscription {sub.id} belongs to another user: authenticate first",
+        )
+    raise IppError(
+        Status.CLIENT_ERROR_NOT_AUTHORIZED, f"subscription {sub.id} belongs to another user"
+    )
 
 
 def _asked_sequences(ctx: Context) -> list[tuple[int, int]]:
@@ -991,8 +1025,9 @@ async def _reload(ctx: Context, subs: list[SubscriptionRecord]) -> list[Subscrip
     return [sub for sub in fresh if sub is not None and not is_expired(sub, now)]
 
 
-async def _collect(ctx: Context, subs: list[SubscriptionRecord], asked: dict[int, int],
-                   policy: NotifyPolicy) -> tuple[list[Notification], bool]:
+async def _collect(
+    ctx: Context, subs: list[SubscriptionRecord], asked: dict[int, int], policy: NotifyPolicy
+) -> tuple[list[Notification], bool]:
     """All notifications due, subscription by subscription (RFC 3996 §5.2 ordering), and
     whether every subscription is complete (none left counts as complete)."""
     store = ctx.services.store
@@ -1009,12 +1044,15 @@ async def _collect(ctx: Context, subs: list[SubscriptionRecord], asked: dict[int
     return found, complete
 
 
-async def _subscription_attrs(ctx: Context, subs: list[SubscriptionRecord],
-                              requested: list[str]) -> list[list[Attribute]]:
+async def _subscription_attrs(
+    ctx: Context, subs: list[SubscriptionRecord], requested: list[str]
+) -> list[list[Attribute]]:
     numbers = {sub.id: 0 for sub in subs}
     if subs and needs_sequence_number(requested):
         last = await ctx.services.store.last_event_seq()
-        events = await ctx.services.store.events_after(scan_start((s.start_seq for s in subs), last), MAX_SCAN)
+        events = await ctx.services.store.events_after(
+            scan_start((s.start_seq for s in subs), last), MAX_SCAN
+        )
         printers = _printers_by_queue(ctx)
         for sub in subs:
             found = notifications_for(sub, events, printers_by_queue=printers)
@@ -1035,8 +1073,9 @@ def _printers_by_queue(ctx: Context) -> dict[str, str]:
     return {name: registry.printer_name(name) for name in registry.names()}
 
 
-def _event_queue(sub: SubscriptionRecord, event: EventRecord,
-                 printers_by_queue: Mapping[str, str]) -> str | None:
+def _event_queue(
+    sub: SubscriptionRecord, event: EventRecord, printers_by_queue: Mapping[str, str]
+) -> str | None:
     """The queue whose state a printer event reports."""
     if event.queue or sub.queue:
         return event.queue or sub.queue
@@ -1069,15 +1108,18 @@ class _Facts:
 
     async def _load_printer(self, queue: str) -> PrinterFacts | None:
         try:
-            attrs = {a.name: a for a in await self._ctx.services.queues.attributes(queue, self._ctx.uris)}
+            attrs = {
+                a.name: a for a in await self._ctx.services.queues.attributes(queue, self._ctx.uris)
+            }
         except IppError:  # the queue was removed from the configuration
             return PrinterFacts(queue, PrinterState.STOPPED, ("none",), False)
         state = attrs.get("printer-state")
         reasons = attrs.get("printer-state-reasons")
         accepting = attrs.get("printer-is-accepting-jobs")
+        state_value = state.value if state is not None else None
         return PrinterFacts(
             name=queue,
-            state=PrinterState(state.value) if state is not None and _is_int(state.value) else PrinterState.IDLE,
+            state=PrinterState(state_value) if isinstance(state_value, int) else PrinterState.IDLE,
             reasons=tuple(str(v) for v in reasons.values) if reasons is not None else ("none",),
             accepting=bool(accepting.value) if accepting is not None else True,
         )

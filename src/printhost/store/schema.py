@@ -1,0 +1,160 @@
+"""The relational schema, as SQLAlchemy Core tables. Migrations must produce exactly this.
+
+``tests/store/test_migrations.py`` runs the migration history on an empty database and
+checks with Alembic's ``compare_metadata`` that the result equals ``metadata`` — the CI
+check that models and migrations agree (STYLE: "one migration history, checked in CI").
+
+Conventions:
+- Times are POSIX seconds as floats; "absent" is NULL.
+- Tuples (state reasons, subscribed events) and event data are JSON text, so the same
+  schema works on SQLite and PostgreSQL without array types.
+- ``jobs``, ``events`` and ``subscriptions`` use AUTOINCREMENT on SQLite, so an id is never
+  reused after a row is deleted: a client holding job-id 41 must never see another job 41,
+  and a notification sequence number must never go backwards.
+- Index for the dispatcher's claim: ``(state, priority DESC, id)``. The claim filters on
+  state and walks jobs in queue order until one passes the remaining checks (not open,
+  attempt due, lease free, queue not paused), so with this index it reads the first few
+  pending jobs and never sorts. ``next_attempt_at`` is a range test; placing it before
+  ``priority`` in the index (as first sketched) would force a sort of every pending job.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(64), nullable=False, unique=True),
+    Column("queue", String(128), nullable=False),
+    Column("owner", String(256), nullable=False),
+    Column("owner_authenticated", Boolean, nullable=False),
+    Column("originating_host", String(256), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("state", Integer, nullable=False),
+    Column("state_reasons", Text, nullable=False),  # JSON array of keywords
+    Column("state_message", Text, nullable=False),
+    Column("priority", Integer, nullable=False),
+    Column("hold_until", String(64), nullable=True),
+    Column("template", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("processing_at", Float, nullable=True),
+    Column("completed_at", Float, nullable=True),
+    Column("open_for_documents", Boolean, nullable=False),
+    Column("document_count", Integer, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("printer", String(128), nullable=True),
+    Column("remote_job_id", Integer, nullable=True),
+    Column("impressions_completed", Integer, nullable=False),
+    Column("delivery_attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=True),
+    Column("lease_owner", String(256), nullable=True),
+    Column("lease_expires", Float, nullable=True),
+    sqlite_autoincrement=True,
+)
+Index("ix_jobs_claim", jobs.c.state, jobs.c.priority.desc(), jobs.c.id)
+Index("ix_jobs_queue_state", jobs.c.queue, jobs.c.state)
+Index("ix_jobs_completed_at", jobs.c.completed_at)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column(
+        "job_id",
+        Integer,
+        ForeignKey("jobs.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("number", Integer, primary_key=True),  # the primary key indexes (job_id, number)
+    Column("path", Text, nullable=False),  # relative to the spool root; '' once forgotten
+    Column("format", String(128), nullable=False),
+    Column("declared_format", String(128), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("seq", Integer, primary_key=True),  # the primary key indexes seq
+    Column("time", Float, nullable=False),
+    Column("kind", String(64), nullable=False),
+    # No foreign key: the log outlives the jobs it mentions.
+    Column("job_id", Integer, nullable=True),
+    Column("queue", String(128), nullable=True),
+    Column("printer", String(128), nullable=True),
+    Column("data", Text, nullable=False),  # JSON object
+    sqlite_autoincrement=True,
+)
+
+queues = Table(
+    "queues",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("is_accepting_jobs", Boolean, nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("hold_new_jobs", Boolean, nullable=False),
+    Column("state_message", Text, nullable=False),
+    Column("state_change_time", Float, nullable=False),
+)
+
+printers = Table(
+    "printers",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("is_up", Boolean, nullable=False),
+    Column("state_reasons", Text, nullable=False),  # JSON array of keywords
+    Column("state_message", Text, nullable=False),
+    Column("state_change_time", Float, nullable=False),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+)
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("owner", String(256), nullable=False),
+    Column("queue", String(128), nullable=True),
+    Column("job_id", Integer, nullable=True),
+    Column("events", Text, nullable=False),  # JSON array of event keywords
+    Column("pull_method", String(64), nullable=False),
+    Column("lease_duration", Integer, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("time_interval", Integer, nullable=False),
+    Column("user_data", LargeBinary, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("start_seq", Integer, nullable=False),
+    sqlite_autoincrement=True,
+)

@@ -1,0 +1,201 @@
+"""The durable document spool: where document bytes live between intake and delivery.
+
+Theory of operation
+-------------------
+DESIGN invariant 1 says a job-id is acknowledged only after the document *and* the job
+record are on stable storage. For a file that takes three things, in order:
+
+1. ``fsync`` of the file, so its data blocks and size are on disk;
+2. ``fsync`` of the directory holding it, so its *name* is on disk — without this a crash
+   can leave a fully written inode that no directory entry points at;
+3. when the day directory itself was new, ``fsync`` of its parent, for the same reason.
+
+Only then does intake commit the job record (which names the file) and answer the
+client. CUPS does the first step only when ``SyncOnClose`` is set (off by default) and
+never the second or third, so a power cut after "job queued" can lose the job.
+
+Files go to ``root/YYYYMMDD/<uuid4 hex>[-<hint>]``: the day directory keeps directories
+small and makes cleanup easy; the name never comes from client input except a sanitised
+hint (letters, digits, ``.``, ``_``, ``-``; at most 32 characters), and is created with
+``O_EXCL``, mode 0600, never following a symlink. Writes are synchronous buffered
+``write(2)``s into the page cache (cheap, and the event loop is not blocked on the disk);
+the slow part — the fsyncs — runs in a thread from ``commit()``.
+
+Writers are owned by one caller each; the spool itself is safe to share between tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from types import TracebackType
+from typing import BinaryIO
+
+_HINT_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_HINT_MAX = 32
+_BUFFER = 256 * 1024
+_OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
+
+
+class SpoolError(Exception):
+    """A spool operation could not be done."""
+
+
+class SpoolLimitExceeded(SpoolError):
+    """A document grew past ``max_bytes`` (IPP: client-error-request-entity-too-large).
+    The partial file has already been removed."""
+
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(f"document larger than {max_bytes} bytes")
+        self.max_bytes = max_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolFile:
+    """A committed document file. ``path`` is relative to the spool root, as the store
+    keeps it (``NewDocument.path``)."""
+
+    path: str
+    size: int
+    sha256: str
+
+
+class Spool:
+    """Document files under ``root``. ``max_bytes`` bounds each file (None: unbounded);
+    ``clock`` gives the time that names the day directory (injected for tests)."""
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_bytes: int | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+        self._clock = clock
+        #: Day directories whose own entry in ``root`` is known to be on disk.
+        self._durable_days: set[str] = set()
+
+    def writer(self, hint: str = "") -> SpoolWriter:
+        """Create a new, empty, uniquely named file for one document."""
+        day = time.strftime("%Y%m%d", time.gmtime(self._clock()))
+        day_dir = self.root / day
+        if not day_dir.is_dir():
+            self.root.mkdir(parents=True, exist_ok=True)
+            day_dir.mkdir(exist_ok=True)
+        name = uuid.uuid4().hex
+        safe_hint = _sanitise(hint)
+        if safe_hint:
+            name = f"{name}-{safe_hint}"
+        fd = os.open(day_dir / name, _OPEN_FLAGS, 0o600)
+        return SpoolWriter(self, f"{day}/{name}", os.fdopen(fd, "wb", buffering=_BUFFER))
+
+    def path(self, relative: str) -> Path:
+        """The absolute path of a spooled file; refuses anything outside the root."""
+        parts = PurePosixPath(relative).parts
+        if not parts or PurePosixPath(relative).is_absolute() or ".." in parts:
+            raise SpoolError(f"not a spool path: {relative!r}")
+        return self.root.joinpath(*parts)
+
+    async def delete(self, relative: str) -> None:
+        """Remove a spooled file (absent already is fine)."""
+        path = self.path(relative)
+        await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    def _make_durable(self, relative: str, fd: int) -> None:
+        """fsync file, its directory and, the first time, the directory's entry in root."""
+        os.fsync(fd)
+        day = relative.split("/", 1)[0]
+        _fsync_dir(self.root / day)
+        if day not in self._durable_days:
+            _fsync_dir(self.root)
+            self._durable_days.add(day)
+
+
+class SpoolWriter:
+    """One document being written. Call ``write`` for each chunk, then ``await commit()``;
+    or ``abort()``. Used as a context manager, leaving without a commit aborts."""
+
+    def __init__(self, spool: Spool, relative: str, file: BinaryIO) -> None:
+        self._spool = spool
+        self.relative = relative
+        self._file: BinaryIO | None = file
+        self._hash = hashlib.sha256()
+        self.size = 0
+        self._committed: SpoolFile | None = None
+
+    def write(self, chunk: bytes) -> None:
+        file = self._open_file()
+        limit = self._spool.max_bytes
+        if limit is not None and self.size + len(chunk) > limit:
+            self.abort()
+            raise SpoolLimitExceeded(limit)
+        file.write(chunk)
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    async def commit(self) -> SpoolFile:
+        """Flush and make the file durable (see the module docstring); idempotent."""
+        if self._committed is not None:
+            return self._committed
+        file = self._open_file()
+        self._file = None  # from here on the thread owns (and closes) the file
+        try:
+            await asyncio.to_thread(self._flush_and_sync, file)
+        except BaseException:
+            self._spool.path(self.relative).unlink(missing_ok=True)
+            raise
+        self._committed = SpoolFile(self.relative, self.size, self._hash.hexdigest())
+        return self._committed
+
+    def abort(self) -> None:
+        """Close and remove the partial file. Idempotent; a no-op after commit."""
+        if self._committed is not None:
+            return
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()
+            self._spool.path(self.relative).unlink(missing_ok=True)
+
+    def _flush_and_sync(self, file: BinaryIO) -> None:
+        try:
+            file.flush()
+            self._spool._make_durable(self.relative, file.fileno())
+        finally:
+            file.close()
+
+    def _open_file(self) -> BinaryIO:
+        if self._file is None:
+            raise SpoolError(f"spool file {self.relative} is no longer open for writing")
+        return self._file
+
+    def __enter__(self) -> SpoolWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.abort()
+
+
+def _sanitise(hint: str) -> str:
+    return _HINT_UNSAFE.sub("_", hint).lstrip("._-")[:_HINT_MAX]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
