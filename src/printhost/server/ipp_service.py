@@ -16,7 +16,15 @@ from printhost.auth import Principal
 from printhost.ipp.constants import Operation, Status, Tag
 from printhost.ipp.model import Attribute, Message
 from printhost.server.context import Context, Handler
-from printhost.server.operations import control, create, cups, printer, query, subscriptions
+from printhost.server.operations import (
+    control,
+    create,
+    cups,
+    printer,
+    query,
+    resubmit,
+    subscriptions,
+)
 from printhost.server.reply import IppError, new_response
 from printhost.server.services import Services
 from printhost.server.targets import TargetError, resolve_target
@@ -49,6 +57,10 @@ OPERATIONS: dict[Operation, Handler] = {
     O.SET_JOB_ATTRIBUTES: control.set_job_attributes,
     O.GET_JOB_ATTRIBUTES: query.get_job_attributes,
     O.GET_JOBS: query.get_jobs,
+    O.REPROCESS_JOB: resubmit.reprocess_job,
+    O.RESUBMIT_JOB: resubmit.resubmit_job,
+    O.CANCEL_DOCUMENT: resubmit.cancel_document,
+    O.SET_DOCUMENT_ATTRIBUTES: resubmit.set_document_attributes,
     O.GET_DOCUMENTS: query.get_documents,
     O.GET_DOCUMENT_ATTRIBUTES: query.get_document_attributes,
     O.GET_PRINTER_ATTRIBUTES: printer.get_printer_attributes,

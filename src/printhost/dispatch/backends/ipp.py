@@ -104,6 +104,10 @@ class Refused(Exception):
 
 
 class IppBackend:
+    """Delivers to ipp:// and ipps:// printers. ``timeout`` bounds each HTTP step (connect,
+    write, read) and how long polling may fail before giving up. An instance keeps a pool
+    of connections, so it belongs to one event loop; close it with :meth:`aclose`."""
+
     def __init__(self, timeout: float = 30.0) -> None:
         self.timeout = timeout
         # One pooled client for every ipp/ipps printer this backend serves (see the module

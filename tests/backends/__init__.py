@@ -1,0 +1,1 @@
+"""Tests of the delivery backends (printhost.dispatch.backends) against real peers."""
