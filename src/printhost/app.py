@@ -13,6 +13,7 @@ import contextlib
 import logging
 import signal
 import socket
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,26 +141,25 @@ def _http_servers(config: Config, services: Services,
     plain = next((lst.port for lst in listeners if not lst.tls), None)
     tls = next((lst.port for lst in listeners if lst.tls), None)
     app = create_app(services, plain, tls)
-    cert_key = _certificate(config) if tls else None
+    tls_context = _tls_context(config) if tls else None
     servers = []
     for listener in listeners:
         uv_config = uvicorn.Config(
             app, http="httptools", lifespan="off", log_level="warning", access_log=False,
             timeout_keep_alive=int(config.server.request_timeout_seconds),
-            ssl_certfile=str(cert_key[0]) if listener.tls and cert_key else None,
-            ssl_keyfile=str(cert_key[1]) if listener.tls and cert_key else None,
             limit_concurrency=1000,
         )
+        uv_config.load()
+        if listener.tls:
+            uv_config.ssl = tls_context  # ours: see tls.server_context
         servers.append((_Server(uv_config), listener))
     return servers
 
 
-def _certificate(config: Config) -> tuple[str, str]:
+def _tls_context(config: Config) -> ssl.SSLContext:
     if config.server.tls_cert and config.server.tls_key:
-        server_context(config.server.tls_cert, config.server.tls_key)  # fail early if bad
-        return str(config.server.tls_cert), str(config.server.tls_key)
-    cert, key = ensure_self_signed(config.storage.state_dir / "tls")
-    return str(cert), str(key)
+        return server_context(config.server.tls_cert, config.server.tls_key)
+    return server_context(*ensure_self_signed(config.storage.state_dir / "tls"))
 
 
 async def _run_until_signal(servers: list[tuple[_Server, Listener]], listeners: list[Listener],
