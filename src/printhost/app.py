@@ -60,8 +60,13 @@ async def serve(config: Config, clock: Clock | None = None) -> None:
         servers = _http_servers(config, services, listeners)
         for listener in listeners:
             scheme = "ipps" if listener.tls else "ipp"
-            log.info("listening on %s://%s:%d/printers/%s", scheme,
-                     listener.sock.getsockname()[0], listener.port, services.queues.resolve(None))
+            log.info(
+                "listening on %s://%s:%d/printers/%s",
+                scheme,
+                listener.sock.getsockname()[0],
+                listener.port,
+                services.queues.resolve(None),
+            )
         await _run_until_signal(servers, listeners, dispatcher, services)
 
 
@@ -90,14 +95,27 @@ async def _services(config: Config, clock: Clock) -> AsyncIterator[tuple[Service
             if dispatcher is not None:
                 dispatcher.stop_delivery(job_id)
 
-        jobs = JobService(store, clock, wake_dispatcher=wake, stop_delivery=stop_delivery,
-                          events_appended=bell.ring)
+        jobs = JobService(
+            store,
+            clock,
+            wake_dispatcher=wake,
+            stop_delivery=stop_delivery,
+            events_appended=bell.ring,
+        )
         dispatcher = Dispatcher(config, store, jobs, spool, clock)
         started = clock.now()
         queues = QueueRegistry(config, store, clock, started, ipp_service.OPERATIONS_SUPPORTED)
-        services = Services(config=config, store=store, spool=spool, jobs=jobs, queues=queues,
-                            clock=clock, started_at=started, event_bell=bell,
-                            wake_dispatcher=wake)
+        services = Services(
+            config=config,
+            store=store,
+            spool=spool,
+            jobs=jobs,
+            queues=queues,
+            clock=clock,
+            started_at=started,
+            event_bell=bell,
+            wake_dispatcher=wake,
+        )
         yield services, dispatcher
     finally:
         await store.close()
@@ -108,9 +126,13 @@ async def _sync_users(store: Store, config: Config) -> None:
     for user in config.users:
         existing = await store.get_user(user.name)
         password_hash = user.password_hash or hash_password(user.password)
-        if existing is not None and user.password and not user.password_hash and \
-                existing.role == user.role and verify_password(user.password,
-                                                               existing.password_hash):
+        if (
+            existing is not None
+            and user.password
+            and not user.password_hash
+            and existing.role == user.role
+            and verify_password(user.password, existing.password_hash)
+        ):
             continue  # unchanged: keep the stored hash (hashing again costs ~50 ms)
         await store.put_user(UserRecord(user.name, password_hash, user.role))
 
@@ -136,8 +158,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _http_servers(config: Config, services: Services,
-                  listeners: list[Listener]) -> list[tuple[_Server, Listener]]:
+def _http_servers(
+    config: Config, services: Services, listeners: list[Listener]
+) -> list[tuple[_Server, Listener]]:
     plain = next((lst.port for lst in listeners if not lst.tls), None)
     tls = next((lst.port for lst in listeners if lst.tls), None)
     app = create_app(services, plain, tls)
@@ -145,7 +168,11 @@ def _http_servers(config: Config, services: Services,
     servers = []
     for listener in listeners:
         uv_config = uvicorn.Config(
-            app, http="httptools", lifespan="off", log_level="warning", access_log=False,
+            app,
+            http="httptools",
+            lifespan="off",
+            log_level="warning",
+            access_log=False,
             timeout_keep_alive=int(config.server.request_timeout_seconds),
             limit_concurrency=1000,
         )
@@ -162,16 +189,22 @@ def _tls_context(config: Config) -> ssl.SSLContext:
     return server_context(*ensure_self_signed(config.storage.state_dir / "tls"))
 
 
-async def _run_until_signal(servers: list[tuple[_Server, Listener]], listeners: list[Listener],
-                            dispatcher: Dispatcher, services: Services) -> None:
+async def _run_until_signal(
+    servers: list[tuple[_Server, Listener]],
+    listeners: list[Listener],
+    dispatcher: Dispatcher,
+    services: Services,
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with asyncio.TaskGroup() as group:
         http = [group.create_task(server.serve(sockets=[lst.sock])) for server, lst in servers]
-        background = [group.create_task(dispatcher.run()),
-                      group.create_task(_housekeeping(services))]
+        background = [
+            group.create_task(dispatcher.run()),
+            group.create_task(_housekeeping(services)),
+        ]
         await stop.wait()  # a failing server task cancels this wait (TaskGroup semantics)
         log.info("shutting down: draining connections")
         for server, _ in servers:
@@ -217,5 +250,6 @@ async def _close_abandoned_jobs(services: Services) -> None:
             if job.document_count:
                 await services.jobs.close(job)
             else:
-                await services.jobs.cancel(job, reason="aborted-by-system",
-                                           message="no document arrived in time")
+                await services.jobs.cancel(
+                    job, reason="aborted-by-system", message="no document arrived in time"
+                )

@@ -57,8 +57,9 @@ def _parser() -> argparse.ArgumentParser:
     _client_options(submit)
     submit.set_defaults(run=_submit)
     jobs = commands.add_parser("jobs", help="list jobs")
-    jobs.add_argument("--which", default="not-completed",
-                      choices=["not-completed", "completed", "all"])
+    jobs.add_argument(
+        "--which", default="not-completed", choices=["not-completed", "completed", "all"]
+    )
     jobs.add_argument("--mine", action="store_true", help="only my jobs")
     _client_options(jobs)
     jobs.set_defaults(run=_jobs)
@@ -74,34 +75,53 @@ def _parser() -> argparse.ArgumentParser:
     add = user_commands.add_parser("add", help="add or update a user")
     add.add_argument("name")
     add.add_argument("--role", default="user", choices=["user", "operator", "admin"])
-    add.add_argument("--password-stdin", action="store_true",
-                     help="read the password from standard input instead of prompting")
+    add.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of prompting",
+    )
     _config_option(add)
     add.set_defaults(run=_user_add)
     return parser
 
 
 def _config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", type=Path,
-                        default=os.environ.get("PRINTHOST_CONFIG") or None,
-                        help="TOML configuration file (default: $PRINTHOST_CONFIG, else the "
-                             "embedded demo configuration)")
+    parser.add_argument(
+        "--config",
+        "-c",
+        type=Path,
+        default=os.environ.get("PRINTHOST_CONFIG") or None,
+        help="TOML configuration file (default: $PRINTHOST_CONFIG, else the "
+        "embedded demo configuration)",
+    )
 
 
 def _client_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server", "-s", default=os.environ.get("PRINTHOST_SERVER", DEFAULT_SERVER),
-                        help="printer URI (default: $PRINTHOST_SERVER or %(default)s)")
-    parser.add_argument("--user", "-u", default=os.environ.get("PRINTHOST_USER") or getpass.getuser())
-    parser.add_argument("--password", action="store_true",
-                        help="authenticate (password from $PRINTHOST_PASSWORD or a prompt)")
+    parser.add_argument(
+        "--server",
+        "-s",
+        default=os.environ.get("PRINTHOST_SERVER", DEFAULT_SERVER),
+        help="printer URI (default: $PRINTHOST_SERVER or %(default)s)",
+    )
+    parser.add_argument(
+        "--user", "-u", default=os.environ.get("PRINTHOST_USER") or getpass.getuser()
+    )
+    parser.add_argument(
+        "--password",
+        action="store_true",
+        help="authenticate (password from $PRINTHOST_PASSWORD or a prompt)",
+    )
 
 
 # --- serve -------------------------------------------------------------------------------
 
+
 def _serve(args: argparse.Namespace) -> int:
     from printhost.app import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     config = load_config(args.config)
     asyncio.run(serve(config))
     return 0
@@ -113,8 +133,11 @@ def _user_add(args: argparse.Namespace) -> int:
     from printhost.store.base import UserRecord
 
     config = load_config(args.config)
-    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else \
-        getpass.getpass(f"password for {args.name}: ")
+    password = (
+        sys.stdin.readline().rstrip("\n")
+        if args.password_stdin
+        else getpass.getpass(f"password for {args.name}: ")
+    )
     if not password:
         print("printhost: empty password refused", file=sys.stderr)
         return 2
@@ -133,6 +156,7 @@ def _user_add(args: argparse.Namespace) -> int:
 
 
 # --- IPP client commands --------------------------------------------------------------------
+
 
 def _submit(args: argparse.Namespace) -> int:
     return asyncio.run(_submit_async(args))
@@ -166,8 +190,11 @@ async def _read_with_progress(path: Path, size: int) -> AsyncIterator[bytes]:
         while chunk := file.read(CHUNK):
             sent += len(chunk)
             if show:
-                print(f"\rsending {sent * 100 // max(size, 1):3d}% of {size} bytes",
-                      end="", file=sys.stderr)
+                print(
+                    f"\rsending {sent * 100 // max(size, 1):3d}% of {size} bytes",
+                    end="",
+                    file=sys.stderr,
+                )
             yield chunk
     if show:
         print(file=sys.stderr)
@@ -178,18 +205,29 @@ def _jobs(args: argparse.Namespace) -> int:
     op = request.operation_attributes
     op.add("which-jobs", Tag.KEYWORD, args.which)
     op.add("my-jobs", Tag.BOOLEAN, bool(args.mine))
-    op.add("requested-attributes", Tag.KEYWORD, "job-id", "job-name", "job-state",
-           "job-originating-user-name", "job-k-octets", "job-state-message", "job-printer-uri")
+    op.add(
+        "requested-attributes",
+        Tag.KEYWORD,
+        "job-id",
+        "job-name",
+        "job-state",
+        "job-originating-user-name",
+        "job-k-octets",
+        "job-state-message",
+        "job-printer-uri",
+    )
     response = asyncio.run(_call(args, args.server, request))
     print(f"{'ID':>6}  {'STATE':<19} {'OWNER':<12} {'KB':>6}  NAME / MESSAGE")
     for group in response.groups_of(Tag.JOB):
         values = {a.name: _show(a.value) for a in group}
         state = JobState(int(values.get("job-state", "3"))).keyword
         message = values.get("job-state-message") or ""
-        print(f"{values.get('job-id', ''):>6}  {state:<19} "
-              f"{str(values.get('job-originating-user-name', '-')):<12} "
-              f"{values.get('job-k-octets', '0'):>6}  {values.get('job-name', '-')}"
-              + (f"  ({message})" if message else ""))
+        print(
+            f"{values.get('job-id', ''):>6}  {state:<19} "
+            f"{values.get('job-originating-user-name', '-')!s:<12} "
+            f"{values.get('job-k-octets', '0'):>6}  {values.get('job-name', '-')}"
+            + (f"  ({message})" if message else "")
+        )
     return 0
 
 
@@ -204,20 +242,37 @@ def _cancel(args: argparse.Namespace) -> int:
 def _printers(args: argparse.Namespace) -> int:
     request = new_request(Operation.CUPS_GET_PRINTERS, args.server, 1, args.user)
     request.operation_attributes.add(
-        "requested-attributes", Tag.KEYWORD, "printer-name", "printer-state",
-        "printer-is-accepting-jobs", "queued-job-count", "printer-uri-supported", "printer-info")
+        "requested-attributes",
+        Tag.KEYWORD,
+        "printer-name",
+        "printer-state",
+        "printer-is-accepting-jobs",
+        "queued-job-count",
+        "printer-uri-supported",
+        "printer-info",
+    )
     response = asyncio.run(_call(args, args.server, request))
     for group in response.groups_of(Tag.PRINTER):
         values = {a.name: _show(a.value) for a in group}
-        state = {"3": "idle", "4": "printing", "5": "stopped"}.get(values.get("printer-state", ""), "?")
-        accepting = "accepting" if values.get("printer-is-accepting-jobs") == "True" else "rejecting"
-        print(f"{values.get('printer-name')}: {state}, {accepting}, "
-              f"{values.get('queued-job-count', '0')} job(s) - {values.get('printer-uri-supported')}")
+        state = {"3": "idle", "4": "printing", "5": "stopped"}.get(
+            values.get("printer-state", ""), "?"
+        )
+        accepting = (
+            "accepting" if values.get("printer-is-accepting-jobs") == "True" else "rejecting"
+        )
+        print(
+            f"{values.get('printer-name')}: {state}, {accepting}, "
+            f"{values.get('queued-job-count', '0')} job(s) - {values.get('printer-uri-supported')}"
+        )
     return 0
 
 
-async def _call(args: argparse.Namespace, uri: str, request: Message,
-                document: AsyncIterator[bytes] | None = None) -> Message:
+async def _call(
+    args: argparse.Namespace,
+    uri: str,
+    request: Message,
+    document: AsyncIterator[bytes] | None = None,
+) -> Message:
     auth = None
     if args.password:
         auth = (args.user, os.environ.get("PRINTHOST_PASSWORD") or getpass.getpass())

@@ -132,8 +132,12 @@ class JobService:
         return tuple(reasons) or ("none",)
 
     async def add_document(self, job: JobRecord, document: NewDocument, *, last: bool) -> JobRecord:
-        event = NewEvent("job-state-changed" if last else "job-progress", self._clock.now(),
-                         queue=job.queue, data={"document": job.document_count + 1})
+        event = NewEvent(
+            "job-state-changed" if last else "job-progress",
+            self._clock.now(),
+            queue=job.queue,
+            data={"document": job.document_count + 1},
+        )
         updated = await self._store.add_document(job.id, document, last=last, event=event)
         if updated is None:
             raise JobNotPossible(f"job {job.id} is not accepting documents")
@@ -160,12 +164,18 @@ class JobService:
         return updated
 
     # --- user and operator actions ------------------------------------------------------
-    async def cancel(self, job: JobRecord, *, reason: str = "job-canceled-by-user",
-                     message: str = "") -> JobRecord:
+    async def cancel(
+        self, job: JobRecord, *, reason: str = "job-canceled-by-user", message: str = ""
+    ) -> JobRecord:
         if job.state.is_terminal:
             raise JobNotPossible(f"job {job.id} is already {job.state.keyword}")
-        updated = await self._move(job, JobEvent.CANCEL, reasons=(reason,), message=message,
-                                   changes={"open_for_documents": False})
+        updated = await self._move(
+            job,
+            JobEvent.CANCEL,
+            reasons=(reason,),
+            message=message,
+            changes={"open_for_documents": False},
+        )
         self._stop_delivery(job.id)
         return updated
 
@@ -178,8 +188,12 @@ class JobService:
         if job.state != JobState.PENDING_HELD:
             raise JobNotPossible(f"job {job.id} is not held")
         reasons = ("job-incoming",) if job.open_for_documents else ("none",)
-        updated = await self._move(job, JobEvent.RELEASE, reasons=reasons,
-                                   changes={"hold_until": None, "next_attempt_at": None})
+        updated = await self._move(
+            job,
+            JobEvent.RELEASE,
+            reasons=reasons,
+            changes={"hold_until": None, "next_attempt_at": None},
+        )
         self._wake_dispatcher()
         return updated
 
@@ -188,17 +202,25 @@ class JobService:
         if not job.state.is_terminal or not all(d.path for d in job.documents):
             raise JobNotPossible(f"job {job.id} cannot be restarted (documents not retained)")
         updated = await self._move(
-            job, JobEvent.RESTART, reasons=("none",),
-            changes={"delivery_attempts": 0, "next_attempt_at": None, "remote_job_id": None,
-                     "impressions_completed": 0, "printer": None},
+            job,
+            JobEvent.RESTART,
+            reasons=("none",),
+            changes={
+                "delivery_attempts": 0,
+                "next_attempt_at": None,
+                "remote_job_id": None,
+                "impressions_completed": 0,
+                "printer": None,
+            },
         )
         self._wake_dispatcher()
         return updated
 
     async def suspend(self, job: JobRecord) -> JobRecord:
         """Suspend-Current-Job (RFC 3998 §4.3.1): stop the delivery, keep the job."""
-        updated = await self._move(job, JobEvent.STOP, changes={"lease_owner": None,
-                                                                 "lease_expires": None})
+        updated = await self._move(
+            job, JobEvent.STOP, changes={"lease_owner": None, "lease_expires": None}
+        )
         self._stop_delivery(job.id)
         return updated
 
@@ -231,8 +253,15 @@ class JobService:
         return await self._store.list_jobs(where)
 
     # --- moves made by the dispatcher ---------------------------------------------------
-    async def move(self, job: JobRecord, event: JobEvent, *, reasons: tuple[str, ...] | None = None,
-                   message: str = "", changes: Mapping[str, Any] | None = None) -> JobRecord | None:
+    async def move(
+        self,
+        job: JobRecord,
+        event: JobEvent,
+        *,
+        reasons: tuple[str, ...] | None = None,
+        message: str = "",
+        changes: Mapping[str, Any] | None = None,
+    ) -> JobRecord | None:
         """Like ``_move`` but returns None when the job changed under us (e.g. canceled
         while it was being delivered) instead of raising."""
         try:
@@ -240,18 +269,33 @@ class JobService:
         except JobNotPossible:
             return None
 
-    async def _move(self, job: JobRecord, event: JobEvent, *, reasons: tuple[str, ...] | None = None,
-                    message: str = "", changes: Mapping[str, Any] | None = None) -> JobRecord:
+    async def _move(
+        self,
+        job: JobRecord,
+        event: JobEvent,
+        *,
+        reasons: tuple[str, ...] | None = None,
+        message: str = "",
+        changes: Mapping[str, Any] | None = None,
+    ) -> JobRecord:
         try:
             new_state = next_state(job.state, event)
         except InvalidTransition as exc:
             raise JobNotPossible(str(exc)) from None
         kind = "job-completed" if new_state.is_terminal else "job-state-changed"
         record = await self._store.transition_job(
-            job.id, (job.state,), new_state,
-            reasons=reasons or _REASONS[event], message=message,
-            event=NewEvent(kind, self._clock.now(), queue=job.queue, printer=job.printer,
-                           data={"state": new_state.keyword, "event": event.value}),
+            job.id,
+            (job.state,),
+            new_state,
+            reasons=reasons or _REASONS[event],
+            message=message,
+            event=NewEvent(
+                kind,
+                self._clock.now(),
+                queue=job.queue,
+                printer=job.printer,
+                data={"state": new_state.keyword, "event": event.value},
+            ),
             changes=changes,
         )
         if record is None:

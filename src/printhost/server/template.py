@@ -108,10 +108,7 @@ def _value_ok(
         return name == "page-ranges" and 1 <= value.lower <= value.upper
     if name == "page-ranges":
         return False
-    for candidate in allowed.items:
-        if _matches(value, item.tag, candidate.value):
-            return True
-    return False
+    return any(_matches(value, item.tag, candidate.value) for candidate in allowed.items)
 
 
 def _matches(value: PyValue, tag: int, candidate: PyValue) -> bool:
@@ -122,7 +119,7 @@ def _matches(value: PyValue, tag: int, candidate: PyValue) -> bool:
             and candidate.lower <= value <= candidate.upper
         )
     if isinstance(candidate, bool):
-        return candidate is True and tag == Tag.BOOLEAN or value == candidate
+        return (candidate is True and tag == Tag.BOOLEAN) or value == candidate
     return value == candidate
 
 

@@ -83,9 +83,11 @@ class Spool:
         self._clock = clock
         #: Day directories whose own entry in ``root`` is known to be on disk.
         self._durable_days: set[str] = set()
+        self._root_durable = False
 
-    def writer(self, hint: str = "") -> SpoolWriter:
-        """Create a new, empty, uniquely named file for one document."""
+    def writer(self, hint: str = "", *, max_bytes: int | None = None) -> SpoolWriter:
+        """Create a new, empty, uniquely named file for one document. ``max_bytes``
+        overrides the spool's limit for this file."""
         day = time.strftime("%Y%m%d", time.gmtime(self._clock()))
         day_dir = self.root / day
         if not day_dir.is_dir():
@@ -96,7 +98,9 @@ class Spool:
         if safe_hint:
             name = f"{name}-{safe_hint}"
         fd = os.open(day_dir / name, _OPEN_FLAGS, 0o600)
-        return SpoolWriter(self, f"{day}/{name}", os.fdopen(fd, "wb", buffering=_BUFFER))
+        file = os.fdopen(fd, "wb", buffering=_BUFFER)
+        limit = self.max_bytes if max_bytes is None else max_bytes
+        return SpoolWriter(self, f"{day}/{name}", file, limit)
 
     def path(self, relative: str) -> Path:
         """The absolute path of a spooled file; refuses anything outside the root."""
@@ -111,22 +115,27 @@ class Spool:
         await asyncio.to_thread(path.unlink, missing_ok=True)
 
     def _make_durable(self, relative: str, fd: int) -> None:
-        """fsync file, its directory and, the first time, the directory's entry in root."""
+        """fsync the file and its directory; the first time for a day directory, also its
+        entry in root; the first time in this process, root's entry in its parent."""
         os.fsync(fd)
         day = relative.split("/", 1)[0]
         _fsync_dir(self.root / day)
         if day not in self._durable_days:
             _fsync_dir(self.root)
             self._durable_days.add(day)
+        if not self._root_durable:
+            _fsync_dir(self.root.parent)
+            self._root_durable = True
 
 
 class SpoolWriter:
     """One document being written. Call ``write`` for each chunk, then ``await commit()``;
     or ``abort()``. Used as a context manager, leaving without a commit aborts."""
 
-    def __init__(self, spool: Spool, relative: str, file: BinaryIO) -> None:
+    def __init__(self, spool: Spool, relative: str, file: BinaryIO, max_bytes: int | None) -> None:
         self._spool = spool
         self.relative = relative
+        self.max_bytes = max_bytes
         self._file: BinaryIO | None = file
         self._hash = hashlib.sha256()
         self.size = 0
@@ -134,7 +143,7 @@ class SpoolWriter:
 
     def write(self, chunk: bytes) -> None:
         file = self._open_file()
-        limit = self._spool.max_bytes
+        limit = self.max_bytes
         if limit is not None and self.size + len(chunk) > limit:
             self.abort()
             raise SpoolLimitExceeded(limit)

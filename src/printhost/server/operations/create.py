@@ -16,9 +16,9 @@ from printhost.ipp.model import Attribute, Message
 from printhost.jobs.model import JobRecord
 from printhost.jobs.service import JobNotPossible, JobSpec
 from printhost.server.context import Context
-from printhost.server.operations import subscriptions
 from printhost.server.intake import COMPRESSIONS, DocumentMeta, spool_document
 from printhost.server.job_attributes import encode_template
+from printhost.server.operations import subscriptions
 from printhost.server.operations.common import (
     job_response,
     load_own_job,
