@@ -21,24 +21,23 @@ from urllib.parse import unquote, urlsplit
 
 import uvicorn
 
+from printhost import housekeeping
 from printhost.auth import hash_password, verify_password
 from printhost.clock import Clock, SystemClock
 from printhost.config import Config, parse_listen
 from printhost.dispatch.dispatcher import Dispatcher
 from printhost.jobs.model import JobId
-from printhost.jobs.service import ACTIVE_STATES, JobNotPossible, JobService
+from printhost.jobs.service import JobService
 from printhost.server import ipp_service
 from printhost.server.http import create_app
-from printhost.server.operations.subscriptions import expire_subscriptions
 from printhost.server.queues import QueueRegistry
 from printhost.server.services import EventBell, Services
 from printhost.store import open_store
-from printhost.store.base import JobFilter, Store, UserRecord
+from printhost.store.base import Store, UserRecord
 from printhost.store.spool import Spool
 from printhost.tls import ensure_self_signed, server_context
 
 log = logging.getLogger("printhost")
-HOUSEKEEPING_SECONDS = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +202,7 @@ async def _run_until_signal(
         http = [group.create_task(server.serve(sockets=[lst.sock])) for server, lst in servers]
         background = [
             group.create_task(dispatcher.run()),
-            group.create_task(_housekeeping(services)),
+            group.create_task(housekeeping.run(services)),
         ]
         await stop.wait()  # a failing server task cancels this wait (TaskGroup semantics)
         log.info("shutting down: draining connections")
@@ -213,43 +212,3 @@ async def _run_until_signal(
         for task in background:
             task.cancel()
     await dispatcher.aclose()
-
-
-async def _housekeeping(services: Services) -> None:
-    """Expire history (delete documents and records), close abandoned Create-Jobs, expire
-    subscriptions. Failures are logged, never fatal: the next round retries."""
-    while True:
-        try:
-            await _expire_history(services)
-            await _close_abandoned_jobs(services)
-            await expire_subscriptions(services)
-        except Exception:
-            log.exception("housekeeping failed")
-        await asyncio.sleep(HOUSEKEEPING_SECONDS)
-
-
-async def _expire_history(services: Services) -> None:
-    before = services.clock.now() - services.config.jobs.history_seconds
-    while True:
-        expired = await services.store.expired_history(before, 100)
-        if not expired:
-            return
-        await services.purge([job.id for job in expired])
-
-
-async def _close_abandoned_jobs(services: Services) -> None:
-    """multiple-operation-time-out (RFC 8011 §5.4.28, action process-job): a Create-Job
-    left open that long is closed and printed with what it has, or aborted if empty."""
-    timeout = services.config.jobs.multiple_operation_timeout_seconds
-    now = services.clock.now()
-    for job in await services.jobs.list(JobFilter(states=ACTIVE_STATES)):
-        last = max([job.created_at, *(d.created_at for d in job.documents)])
-        if not job.open_for_documents or now - last < timeout:
-            continue
-        with contextlib.suppress(JobNotPossible):
-            if job.document_count:
-                await services.jobs.close(job)
-            else:
-                await services.jobs.cancel(
-                    job, reason="aborted-by-system", message="no document arrived in time"
-                )

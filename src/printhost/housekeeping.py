@@ -1,0 +1,65 @@
+"""Housekeeping: the periodic chores that keep the store small and the promises kept.
+
+- Job history is kept ``[jobs] history_seconds``, then the job and its documents go
+  (printed jobs' documents already went at completion, see the dispatcher).
+- A Create-Job left open past ``multiple-operation-time-out`` is closed and printed with
+  the documents it has, or canceled when it has none (action process-job, RFC 8011 §5.4.28
+  and PWG 5100.7).
+- Expired subscriptions are removed (RFC 3995 §5.4).
+
+Each chore is a plain coroutine taking ``Services`` so tests drive it on a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from printhost.jobs.service import ACTIVE_STATES, JobNotPossible
+from printhost.server.operations.subscriptions import expire_subscriptions
+from printhost.server.services import Services
+from printhost.store.base import JobFilter
+
+log = logging.getLogger(__name__)
+INTERVAL_SECONDS = 10.0
+
+
+async def run(services: Services, interval: float = INTERVAL_SECONDS) -> None:
+    """Runs until cancelled. A failing round is logged, never fatal: the next retries."""
+    while True:
+        try:
+            await expire_history(services)
+            await close_abandoned_jobs(services)
+            await expire_subscriptions(services)
+        except Exception:
+            log.exception("housekeeping failed")
+        await asyncio.sleep(interval)
+
+
+async def expire_history(services: Services) -> int:
+    before = services.clock.now() - services.config.jobs.history_seconds
+    removed = 0
+    while expired := await services.store.expired_history(before, 100):
+        await services.purge([job.id for job in expired])
+        removed += len(expired)
+    return removed
+
+
+async def close_abandoned_jobs(services: Services) -> int:
+    timeout = services.config.jobs.multiple_operation_timeout_seconds
+    now = services.clock.now()
+    closed = 0
+    for job in await services.jobs.list(JobFilter(states=ACTIVE_STATES)):
+        last = max([job.created_at, *(d.created_at for d in job.documents)])
+        if not job.open_for_documents or now - last < timeout:
+            continue
+        with contextlib.suppress(JobNotPossible):
+            if job.document_count:
+                await services.jobs.close(job)
+            else:
+                await services.jobs.cancel(
+                    job, reason="aborted-by-system", message="no document arrived in time"
+                )
+            closed += 1
+    return closed

@@ -1,0 +1,259 @@
+"""The job service, the dispatcher and housekeeping in process, on a real SQLite store and
+spool with a fake clock: nothing here sleeps to make time pass."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from printhost import housekeeping
+from printhost.clock import FakeClock
+from printhost.config import Config, parse_config
+from printhost.dispatch.dispatcher import Dispatcher
+from printhost.ipp.constants import JobState
+from printhost.jobs.model import JobRecord
+from printhost.jobs.service import JobNotPossible, JobService, JobSpec
+from printhost.server import ipp_service
+from printhost.server.queues import QueueRegistry
+from printhost.server.services import Services
+from printhost.store import open_store
+from printhost.store.base import NewDocument, NewEvent, QueueState
+from printhost.store.spool import Spool
+
+
+@dataclass
+class World:
+    services: Services
+    dispatcher: Dispatcher
+    clock: FakeClock
+    output: Path
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _config(tmp_path: Path, printer_uri: str) -> Config:
+    return parse_config(
+        {
+            "storage": {"state_dir": str(tmp_path / "var")},
+            "jobs": {"history_seconds": 3600, "multiple_operation_timeout_seconds": 300},
+            "delivery": {"retry_initial_seconds": 2, "timeout_seconds": 2, "lease_seconds": 30},
+            "printers": [{"name": "p", "uri": printer_uri}],
+            "queues": [{"name": "myprinter", "printer": "p"}],
+        },
+        base=tmp_path,
+    )
+
+
+async def _world(tmp_path: Path, printer_uri: str | None = None) -> World:
+    output = tmp_path / "out"
+    output.mkdir()
+    config = _config(tmp_path, printer_uri or output.as_uri())
+    clock = FakeClock()
+    store = await open_store(config.storage.effective_database_url)
+    spool = Spool(config.storage.spool_dir)
+    holder: list[Dispatcher] = []
+    jobs = JobService(
+        store,
+        clock,
+        wake_dispatcher=lambda: holder and holder[0].wake(),
+        stop_delivery=lambda job_id: holder and holder[0].stop_delivery(job_id),
+    )
+    dispatcher = Dispatcher(config, store, jobs, spool, clock, node="test-node")
+    holder.append(dispatcher)
+    queues = QueueRegistry(config, store, clock, clock.now(), ipp_service.OPERATIONS_SUPPORTED)
+    services = Services(
+        config=config,
+        store=store,
+        spool=spool,
+        jobs=jobs,
+        queues=queues,
+        clock=clock,
+        started_at=clock.now(),
+    )
+    return World(services, dispatcher, clock, output)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    w = await _world(tmp_path)
+    yield w
+    await w.services.store.close()
+
+
+async def _document(w: World, data: bytes = b"%PDF-1.4\n%test\n") -> NewDocument:
+    writer = w.services.spool.writer("t")
+    writer.write(data)
+    stored = await writer.commit()
+    return NewDocument(
+        stored.path, "application/pdf", "application/pdf", "t.pdf", stored.size, stored.sha256
+    )
+
+
+def _spec(**overrides: object) -> JobSpec:
+    fields: dict[str, object] = {
+        "queue": "myprinter",
+        "owner": "alice",
+        "owner_authenticated": False,
+        "originating_host": "h",
+        "name": "job",
+    }
+    fields.update(overrides)
+    return JobSpec(**fields)  # type: ignore[arg-type]
+
+
+async def _until(
+    w: World,
+    job_id: int,
+    states: set[JobState],
+    timeout: float = 10.0,
+) -> JobRecord:
+    """Wait (real time, bounded) for the dispatcher task to reach one of ``states``."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        job = await w.services.store.get_job(job_id)  # type: ignore[arg-type]
+        assert job is not None
+        if job.state in states:
+            return job
+        assert asyncio.get_running_loop().time() < deadline, f"job stuck in {job.state}"
+        await asyncio.sleep(0.02)
+
+
+async def test_intake_states(world: World) -> None:
+    jobs = world.services.jobs
+    pending = await jobs.submit(_spec(), [await _document(world)])
+    assert (pending.state, pending.state_reasons) == (JobState.PENDING, ("none",))
+    held = await jobs.submit(_spec(hold_until="indefinite"), [await _document(world)])
+    assert held.state_reasons == ("job-hold-until-specified",)
+    for_review = await jobs.submit(_spec(), [await _document(world)], hold_new_jobs=True)
+    assert (for_review.state, for_review.state_reasons) == (
+        JobState.PENDING_HELD,
+        ("job-held-for-review",),
+    )
+    released = await jobs.release(held)
+    assert released.state == JobState.PENDING and released.hold_until is None
+    canceled = await jobs.cancel(released)
+    assert canceled.state == JobState.CANCELED and canceled.completed_at == world.clock.now()
+    with pytest.raises(JobNotPossible, match="already canceled"):
+        await jobs.cancel(canceled)
+    with pytest.raises(JobNotPossible):
+        await jobs.release(pending)
+
+
+async def test_create_job_then_documents(world: World) -> None:
+    jobs = world.services.jobs
+    job = await jobs.submit(_spec(), [], open_for_documents=True)
+    assert job.state_reasons == ("job-incoming",)
+    job = await jobs.add_document(job, await _document(world, b"one"), last=False)
+    job = await jobs.add_document(job, await _document(world, b"two"), last=True)
+    assert (job.document_count, job.open_for_documents, job.state_reasons) == (2, False, ("none",))
+    with pytest.raises(JobNotPossible):
+        await jobs.close(job)
+
+
+async def test_dispatch_to_file_printer_completes_and_deletes_documents(world: World) -> None:
+    job = await world.services.jobs.submit(_spec(), [await _document(world, b"%PDF-1.4 x")])
+    spooled = world.services.spool.path(job.documents[0].path)
+    runner = asyncio.create_task(world.dispatcher.run())
+    try:
+        done = await _until(world, job.id, {JobState.COMPLETED})
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+    assert done.state_reasons == ("job-completed-successfully",)
+    assert done.printer == "p" and done.delivery_attempts == 1
+    assert (world.output / f"job-{job.id}-1.pdf").read_bytes() == b"%PDF-1.4 x"
+    assert not spooled.exists(), "a printed job's document is deleted at once"
+    assert all(d.path == "" for d in done.documents)
+
+
+async def test_unreachable_printer_is_retried_with_backoff(tmp_path: Path) -> None:
+    w = await _world(tmp_path, f"socket://127.0.0.1:{_closed_port()}")
+    job = await w.services.jobs.submit(_spec(), [await _document(w)])
+    runner = asyncio.create_task(w.dispatcher.run())
+    try:
+        retried = await _until(w, job.id, {JobState.PENDING}, timeout=10)
+        while retried.delivery_attempts == 0:
+            retried = await _until(w, job.id, {JobState.PENDING})
+        assert retried.next_attempt_at == w.clock.now() + 2.0
+        assert "next attempt in 2 s" in retried.state_message
+        await asyncio.sleep(1.5)  # the loop polls; the fake clock has not moved
+        still = await w.services.store.get_job(job.id)
+        assert still is not None and still.delivery_attempts == 1
+        w.clock.advance(2.0)
+        w.dispatcher.wake()
+        for _ in range(200):
+            again = await w.services.store.get_job(job.id)
+            if (
+                again is not None
+                and again.delivery_attempts == 2
+                and again.state == JobState.PENDING
+            ):
+                break
+            await asyncio.sleep(0.02)
+        assert again is not None and again.next_attempt_at == w.clock.now() + 4.0
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+        await w.services.store.close()
+
+
+async def test_history_expires_with_documents(world: World) -> None:
+    jobs = world.services.jobs
+    job = await jobs.submit(_spec(), [await _document(world)])
+    job = await jobs.cancel(job)
+    spooled = world.services.spool.path(job.documents[0].path)
+    assert spooled.exists(), "canceled jobs keep documents for Restart-Job"
+    world.clock.advance(3599)
+    assert await housekeeping.expire_history(world.services) == 0
+    world.clock.advance(2)
+    assert await housekeeping.expire_history(world.services) == 1
+    assert await world.services.store.get_job(job.id) is None
+    assert not spooled.exists()
+
+
+async def test_abandoned_create_jobs(world: World) -> None:
+    jobs = world.services.jobs
+    empty = await jobs.submit(_spec(), [], open_for_documents=True)
+    partial = await jobs.submit(_spec(), [], open_for_documents=True)
+    partial = await jobs.add_document(partial, await _document(world), last=False)
+    world.clock.advance(299)
+    assert await housekeeping.close_abandoned_jobs(world.services) == 0
+    world.clock.advance(2)
+    assert await housekeeping.close_abandoned_jobs(world.services) == 2
+    closed = await world.services.store.get_job(partial.id)
+    gone = await world.services.store.get_job(empty.id)
+    assert closed is not None and not closed.open_for_documents
+    assert closed.state == JobState.PENDING
+    assert gone is not None and gone.state == JobState.CANCELED
+
+
+async def test_paused_queue_is_not_dispatched(world: World) -> None:
+    store = world.services.store
+    await store.set_queue_state(QueueState("myprinter", paused=True), housekeeping_event(world))
+    job = await world.services.jobs.submit(_spec(), [await _document(world)])
+    runner = asyncio.create_task(world.dispatcher.run())
+    try:
+        await asyncio.sleep(0.5)
+        waiting = await store.get_job(job.id)
+        assert waiting is not None and waiting.state == JobState.PENDING
+        await store.set_queue_state(
+            QueueState("myprinter", paused=False), housekeeping_event(world)
+        )
+        world.dispatcher.wake()
+        await _until(world, job.id, {JobState.COMPLETED})
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)
+
+
+def housekeeping_event(world: World) -> NewEvent:
+    return NewEvent("printer-state-changed", world.clock.now(), queue="myprinter")
