@@ -784,7 +784,15 @@ def test_ipptool_get_printer_attributes_expectations(suite: str, kind: str) -> N
             if failure:
                 failures.append(f"{test.name}: {failure}")
     assert evaluated > 20
-    assert failures == []
+    assert [f for f in failures if f not in KNOWN_TEST_FILE_BUGS] == []
+
+
+#: CUPS 2.4's ipp-everywhere.test expects the misspelt "document-number"; PWG 5100.6 defines
+#: "document-numbers", which is what we advertise (tests/conformance allows the same one).
+KNOWN_TEST_FILE_BUGS = {
+    "PWG 5100.14 section 5.1/5.2 - Required Operations and Attributes: overrides-supported: "
+    "WITH-VALUE document-number fails: ['document-numbers', 'pages']",
+}
 
 
 def test_evaluator_catches_a_missing_attribute() -> None:
