@@ -30,6 +30,7 @@ from printhost.jobs.model import JobId
 from printhost.jobs.service import JobService
 from printhost.server import ipp_service
 from printhost.server.http import create_app
+from printhost.server.http_protocol import bounded_head_protocol
 from printhost.server.queues import QueueRegistry
 from printhost.server.services import EventBell, Services
 from printhost.store import open_store
@@ -83,41 +84,46 @@ async def _services(config: Config, clock: Clock) -> AsyncIterator[tuple[Service
     try:
         await _sync_users(store, config)
         spool = Spool(config.storage.spool_dir, max_bytes=config.jobs.max_document_bytes)
-        bell = EventBell()
-        dispatcher: Dispatcher | None = None
-
-        def wake() -> None:
-            if dispatcher is not None:
-                dispatcher.wake()
-
-        def stop_delivery(job_id: JobId) -> None:
-            if dispatcher is not None:
-                dispatcher.stop_delivery(job_id)
-
-        jobs = JobService(
-            store,
-            clock,
-            wake_dispatcher=wake,
-            stop_delivery=stop_delivery,
-            events_appended=bell.ring,
-        )
-        dispatcher = Dispatcher(config, store, jobs, spool, clock)
-        started = clock.now()
-        queues = QueueRegistry(config, store, clock, started, ipp_service.OPERATIONS_SUPPORTED)
-        services = Services(
-            config=config,
-            store=store,
-            spool=spool,
-            jobs=jobs,
-            queues=queues,
-            clock=clock,
-            started_at=started,
-            event_bell=bell,
-            wake_dispatcher=wake,
-        )
-        yield services, dispatcher
+        yield wire(config, store, spool, clock)
     finally:
         await store.close()
+
+
+def wire(
+    config: Config, store: Store, spool: Spool, clock: Clock, node: str | None = None
+) -> tuple[Services, Dispatcher]:
+    """Build the services and the dispatcher around a store and a spool. The job service
+    and the dispatcher call each other (wake on new work, stop on cancel), so the
+    dispatcher is reached through late-bound callbacks."""
+    bell = EventBell()
+    holder: list[Dispatcher] = []
+
+    def wake() -> None:
+        for dispatcher in holder:
+            dispatcher.wake()
+
+    def stop_delivery(job_id: JobId) -> None:
+        for dispatcher in holder:
+            dispatcher.stop_delivery(job_id)
+
+    jobs = JobService(
+        store, clock, wake_dispatcher=wake, stop_delivery=stop_delivery, events_appended=bell.ring
+    )
+    holder.append(Dispatcher(config, store, jobs, spool, clock, node=node))
+    started = clock.now()
+    queues = QueueRegistry(config, store, clock, started, ipp_service.OPERATIONS_SUPPORTED)
+    services = Services(
+        config=config,
+        store=store,
+        spool=spool,
+        jobs=jobs,
+        queues=queues,
+        clock=clock,
+        started_at=started,
+        event_bell=bell,
+        wake_dispatcher=wake,
+    )
+    return services, holder[0]
 
 
 async def _sync_users(store: Store, config: Config) -> None:
@@ -141,7 +147,10 @@ def _bind(config: Config) -> Iterator[Listener]:
         for address in addresses:
             host, port = parse_listen(address)
             family = socket.AF_INET6 if ":" in host else socket.AF_INET
-            sock = socket.socket(family, socket.SOCK_STREAM)
+            # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on accepted sockets
+            # whose proto says TCP; without it every response (headers and body written
+            # apart) waits ~40 ms for the client's delayed ACK (Nagle)
+            sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
             sock.listen(1024)
@@ -168,7 +177,8 @@ def _http_servers(
     for listener in listeners:
         uv_config = uvicorn.Config(
             app,
-            http="httptools",
+            # httptools, plus a bound on the wait for a request's head (slowloris)
+            http=bounded_head_protocol(config.server.request_timeout_seconds),
             lifespan="off",
             log_level="warning",
             access_log=False,

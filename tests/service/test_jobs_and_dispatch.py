@@ -12,14 +12,13 @@ from pathlib import Path
 import pytest
 
 from printhost import housekeeping
+from printhost.app import wire
 from printhost.clock import FakeClock
 from printhost.config import Config, parse_config
 from printhost.dispatch.dispatcher import Dispatcher
 from printhost.ipp.constants import JobState
 from printhost.jobs.model import JobRecord
-from printhost.jobs.service import JobNotPossible, JobService, JobSpec
-from printhost.server import ipp_service
-from printhost.server.queues import QueueRegistry
+from printhost.jobs.service import JobNotPossible, JobSpec
 from printhost.server.services import Services
 from printhost.store import open_store
 from printhost.store.base import NewDocument, NewEvent, QueueState
@@ -59,26 +58,7 @@ async def _world(tmp_path: Path, printer_uri: str | None = None) -> World:
     config = _config(tmp_path, printer_uri or output.as_uri())
     clock = FakeClock()
     store = await open_store(config.storage.effective_database_url)
-    spool = Spool(config.storage.spool_dir)
-    holder: list[Dispatcher] = []
-    jobs = JobService(
-        store,
-        clock,
-        wake_dispatcher=lambda: holder and holder[0].wake(),
-        stop_delivery=lambda job_id: holder and holder[0].stop_delivery(job_id),
-    )
-    dispatcher = Dispatcher(config, store, jobs, spool, clock, node="test-node")
-    holder.append(dispatcher)
-    queues = QueueRegistry(config, store, clock, clock.now(), ipp_service.OPERATIONS_SUPPORTED)
-    services = Services(
-        config=config,
-        store=store,
-        spool=spool,
-        jobs=jobs,
-        queues=queues,
-        clock=clock,
-        started_at=clock.now(),
-    )
+    services, dispatcher = wire(config, store, Spool(config.storage.spool_dir), clock, "test-node")
     return World(services, dispatcher, clock, output)
 
 
@@ -165,6 +145,12 @@ async def test_dispatch_to_file_printer_completes_and_deletes_documents(world: W
     runner = asyncio.create_task(world.dispatcher.run())
     try:
         done = await _until(world, job.id, {JobState.COMPLETED})
+        # the documents go right after the completion is recorded (a separate write)
+        for _ in range(250):
+            done = await _until(world, job.id, {JobState.COMPLETED})
+            if not done.documents[0].path:
+                break
+            await asyncio.sleep(0.02)
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)

@@ -125,6 +125,9 @@ class SubscriptionRecord:
     #: Events with seq > start_seq belong to this subscription (sequence numbers shown to
     #: clients are event.seq - start_seq).
     start_seq: int
+    #: The subscriber proved its name (HTTP Basic); only a proven identity may then act
+    #: on the subscription (invariant 4, as for jobs).
+    owner_authenticated: bool = False
 
 
 class Store(Protocol):
@@ -191,7 +194,8 @@ class Store(Protocol):
         ...
 
     async def claim_orphaned(self, node: str, now: float, lease_until: float) -> JobRecord | None:
-        """Lease a processing / processing-stopped job whose lease expired (its node died).
+        """Lease a processing job whose lease expired (its node died). Suspended
+        (processing-stopped) jobs are not orphans: they wait for Resume-Job.
 
         A lease is expired when ``lease_expires <= now``; a job with no lease at all counts
         as orphaned too. Paused queues are not skipped (delivery had already begun)."""

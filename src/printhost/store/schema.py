@@ -33,6 +33,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData(
@@ -156,5 +157,6 @@ subscriptions = Table(
     Column("user_data", LargeBinary, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("start_seq", Integer, nullable=False),
+    Column("owner_authenticated", Boolean, nullable=False, server_default=false()),
     sqlite_autoincrement=True,
 )

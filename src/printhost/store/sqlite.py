@@ -92,7 +92,8 @@ PRAGMAS = (
 )
 
 _TERMINAL = tuple(s for s in JobState if s.is_terminal)
-_ORPHANABLE = (JobState.PROCESSING, JobState.PROCESSING_STOPPED)
+#: A suspended (processing-stopped) job has no lease on purpose: it waits for Resume-Job.
+_ORPHANABLE = (JobState.PROCESSING,)
 #: JobRecord fields that changes= / update_job may not set.
 _NOT_CHANGEABLE = frozenset({"id", "state", "documents"})
 _JOB_COLUMNS = frozenset(jobs.c.keys())
@@ -827,4 +828,5 @@ def _subscription(row: Row[Any]) -> SubscriptionRecord:
         user_data=bytes(row.user_data),
         created_at=row.created_at,
         start_seq=row.start_seq,
+        owner_authenticated=bool(row.owner_authenticated),
     )
