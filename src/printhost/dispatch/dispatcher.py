@@ -85,6 +85,7 @@ class Dispatcher:
         self.node = node or node_name()
         self._wake = asyncio.Event()
         self._tasks: dict[JobId, asyncio.Task[None]] = {}
+        self._renewers: dict[JobId, asyncio.Task[None]] = {}
         self._busy_printers: set[str] = set()
         self._backends: dict[str, Backend] = {}
 
@@ -147,10 +148,12 @@ class Dispatcher:
     # --- one delivery --------------------------------------------------------------------
     async def _run_delivery(self, job: JobRecord, printer: str, uri: str) -> None:
         renewer = asyncio.create_task(self._renew(job.id))
+        self._renewers[job.id] = renewer
         try:
             await self._deliver(job, printer, uri)
         except asyncio.CancelledError:
             log.info("delivery of job %s stopped", job.id)
+            await self._cancel_at_printer(job.id, uri)
         except Exception:
             log.exception("delivery of job %s failed unexpectedly", job.id)
             await self._record(
@@ -159,6 +162,7 @@ class Dispatcher:
             )
         finally:
             renewer.cancel()
+            self._renewers.pop(job.id, None)
             self._tasks.pop(job.id, None)
             self._busy_printers.discard(printer)
             await self._store.release_lease(job.id, self.node)
@@ -207,6 +211,11 @@ class Dispatcher:
         await self._apply(fresh, decision)
 
     async def _apply(self, job: JobRecord, decision: policy.Decision) -> None:
+        # The move below gives the lease up: stop renewing first, or the renewer finds the
+        # lease gone, takes it as lost and cancels this task mid-way (documents left behind).
+        renewer = self._renewers.pop(job.id, None)
+        if renewer is not None:
+            renewer.cancel()
         changes = {**decision.changes, "lease_owner": None, "lease_expires": None}
         done = await self._jobs.move(
             job, decision.event, reasons=decision.reasons, message=decision.message, changes=changes
@@ -230,6 +239,16 @@ class Dispatcher:
                 log.warning("lost the lease on job %s", job_id)
                 self.stop_delivery(job_id)
                 return
+
+    async def _cancel_at_printer(self, job_id: JobId, uri: str) -> None:
+        """After Cancel-Job stopped a delivery, cancel the job at the printer too, as CUPS's
+        ipp backend does (IPP-CLIENTS.md §4.2); else it prints a job we report canceled.
+        Shutdown, Suspend-Current-Job and a lost lease stop deliveries too: those jobs are
+        not canceled, and recovery follows them at the printer later."""
+        job = await self._store.get_job(job_id)
+        cancel_job = getattr(self._backend(uri), "cancel_job", None)  # only IPP can
+        if job is not None and job.state == JobState.CANCELED and cancel_job is not None:
+            await cancel_job(self._request(job, uri))
 
     def _backend(self, uri: str) -> Backend:
         scheme = urlsplit(uri).scheme

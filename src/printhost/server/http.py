@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
@@ -67,7 +67,8 @@ async def _ipp_endpoint(
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type != IPP_TYPE:
             raise HttpError(415, f"POST needs Content-Type {IPP_TYPE}, not {content_type!r}")
-        body = _timed(request.stream(), services.config.server.request_timeout_seconds)
+        server = services.config.server
+        body = _timed(request.stream(), server.request_timeout_seconds, server.max_request_bytes)
         message, leftover = await _read_header(body)
         principal = await _principal(services, request, message)
         uris = _uris(request, plain_port, tls_port)
@@ -80,7 +81,7 @@ async def _ipp_endpoint(
             headers = {**headers, "Connection": "close"}
         status = 401 if headers.get("WWW-Authenticate") else 200
         return Response(
-            encode_message(response), status_code=status, media_type=IPP_TYPE, headers=headers
+            _encode(message, response), status_code=status, media_type=IPP_TYPE, headers=headers
         )
     except HttpError as exc:
         return PlainTextResponse(
@@ -107,6 +108,16 @@ async def _handle(
         )
 
 
+def _encode(request: Message, response: Message) -> bytes:
+    """A response that cannot be encoded is a bug: logged, answered with internal-error."""
+    try:
+        return encode_message(response)
+    except (TypeError, ValueError):
+        log.exception("internal error encoding the response to operation 0x%04x", request.code)
+        error = IppError(Status.SERVER_ERROR_INTERNAL_ERROR, "internal error (logged)")
+        return encode_message(ipp_service.error_response(request, error, []))
+
+
 async def _read_header(body: AsyncIterator[bytes]) -> tuple[Message, bytes]:
     decoder = MessageDecoder(DecodeLimits())
     try:
@@ -121,10 +132,15 @@ async def _read_header(body: AsyncIterator[bytes]) -> tuple[Message, bytes]:
     raise HttpError(400, "malformed IPP request: empty body")
 
 
-async def _timed(stream: AsyncIterator[bytes], timeout: float) -> AsyncIterator[bytes]:
+async def _timed(
+    stream: AsyncIterator[bytes], timeout: float, max_bytes: int
+) -> AsyncIterator[bytes]:
     """The request body, each chunk within ``timeout`` seconds (slow clients, RFC 9112
-    gives no bound of its own)."""
+    gives no bound of its own), at most ``max_bytes`` in all (the document limit counts
+    decompressed bytes; this bounds what a client may send, e.g. endless empty gzip
+    members)."""
     iterator = stream.__aiter__()
+    received = 0
     while True:
         try:
             chunk = await asyncio.wait_for(iterator.__anext__(), timeout)
@@ -132,6 +148,13 @@ async def _timed(stream: AsyncIterator[bytes], timeout: float) -> AsyncIterator[
             return
         except TimeoutError:
             raise HttpError(408, f"request body stalled for {timeout:g} s") from None
+        except ClientDisconnect:
+            # the client went away mid-request: nobody reads the answer, but the handler
+            # must unwind (the spool writer aborts) and it is not a server error
+            raise HttpError(400, "client closed the connection mid-request") from None
+        received += len(chunk)
+        if received > max_bytes:
+            raise HttpError(413, f"request body larger than {max_bytes} bytes")
         if chunk:
             yield chunk
 
@@ -185,9 +208,14 @@ async def _authenticated(services: Services, request: Request, header: str) -> P
 
 def _is_loopback(request: Request) -> bool:
     try:
-        return ipaddress.ip_address(_client_host(request)).is_loopback
+        address = ipaddress.ip_address(_client_host(request))
     except ValueError:
         return False
+    # on a dual-stack [::] listener IPv4 clients arrive as ::ffff:a.b.c.d, which
+    # Python 3.11 never calls loopback
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped.is_loopback
+    return address.is_loopback
 
 
 def _client_host(request: Request) -> str:

@@ -9,7 +9,7 @@ A decompressed size over the limit (a zip bomb) stops the upload with a clear er
 from __future__ import annotations
 
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from printhost.formats import HEAD_BYTES, OCTET_STREAM, detect_format
@@ -19,6 +19,8 @@ from printhost.store.base import NewDocument
 from printhost.store.spool import Spool, SpoolLimitExceeded
 
 COMPRESSIONS = ("none", "gzip", "deflate")
+#: The most one decompression step may produce (bounds memory per upload).
+INFLATE_STEP = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +38,33 @@ class _Inflater:
         self._compression = compression
         self._zlib: zlib._Decompress | None = None
 
-    def feed(self, chunk: bytes) -> bytes:
+    def feed(self, chunk: bytes) -> Iterator[bytes]:
+        """The decompressed bytes, at most ``INFLATE_STEP`` at a time: a bomb reaches the
+        spool's size limit before more than one step of it is in memory."""
         if self._compression == "none":
-            return chunk
+            yield chunk
+            return
+        data = chunk
+        while data:
+            decompressor = self._decompressor(data)
+            while True:
+                out = decompressor.decompress(data, INFLATE_STEP)
+                data = decompressor.unconsumed_tail
+                if out:
+                    yield out
+                if decompressor.eof or (not data and len(out) < INFLATE_STEP):
+                    break
+            data = decompressor.unused_data if decompressor.eof else b""
+
+    def _decompressor(self, data: bytes) -> zlib._Decompress:
+        if self._zlib is not None and self._zlib.eof:
+            if self._compression != "gzip":
+                raise zlib.error("data after the end of the compressed stream")
+            # RFC 1952 §2.2: a gzip file is a series of members (`cat a.gz b.gz`)
+            self._zlib = None
         if self._zlib is None:
-            self._zlib = zlib.decompressobj(self._wbits(chunk))
-        return self._zlib.decompress(chunk)
+            self._zlib = zlib.decompressobj(self._wbits(data))
+        return self._zlib
 
     def _wbits(self, first: bytes) -> int:
         if self._compression == "gzip":
@@ -69,10 +92,10 @@ async def spool_document(
     head = bytearray()
     try:
         async for chunk in body:
-            data = inflater.feed(chunk)
-            if len(head) < HEAD_BYTES:
-                head += data[: HEAD_BYTES - len(head)]
-            writer.write(data)
+            for data in inflater.feed(chunk):
+                if len(head) < HEAD_BYTES:
+                    head += data[: HEAD_BYTES - len(head)]
+                writer.write(data)
         writer.write(inflater.finish())
     except SpoolLimitExceeded:
         writer.abort()

@@ -60,6 +60,11 @@ def _is_supported(attr: Attribute, supported: Mapping[str, Attribute]) -> bool:
         ) and _free_form_ok(attr)
     if attr.name == "job-hold-until":
         return _hold_until_ok(attr, supported.get("job-hold-until-supported"))
+    if attr.name == "job-priority":
+        # job-priority-supported is a number of levels, not a value: every priority
+        # 1-100 is valid and maps onto those levels (RFC 8011 §5.2.2)
+        value = attr.value
+        return len(attr.items) == 1 and type(value) is int and 1 <= value <= 100
     allowed = supported.get(f"{attr.name}-supported")
     if allowed is None:
         return False

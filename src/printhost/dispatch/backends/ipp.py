@@ -155,6 +155,19 @@ class IppBackend:
             return False
         return printer.accepting
 
+    async def cancel_job(self, request: DeliveryRequest) -> None:
+        """Best-effort Cancel-Job (RFC 8011 §4.3.3) for a job canceled here while the printer
+        had it: by the recorded remote job id, else by finding our job-uuid (the cancel may
+        have come before the printer's job id did). Never raises for printer trouble."""
+        if not _is_valid_uri(request.printer_uri):
+            return
+        job_id = request.remote_job_id
+        if job_id is None:
+            found = await self.lookup(request)
+            job_id = found.remote_job_id if found.state is RemoteState.ACTIVE else None
+        if job_id is not None:
+            await self._cancel_quietly(request.printer_uri, IPP_2_0, request.user_name, job_id)
+
     # -- Get-Printer-Attributes -------------------------------------------------------------
 
     async def _get_printer(self, uri: str, user: str | None) -> tuple[PrinterInfo, tuple[int, int]]:

@@ -20,6 +20,7 @@ from printhost.server.operations.common import (
     possible,
     queue_name,
     queue_or_all,
+    require_may_manage,
 )
 from printhost.server.operations.create import _supported
 from printhost.server.reply import IppError, bad_request, not_found, not_possible
@@ -67,10 +68,13 @@ async def _cancel_many(ctx: Context, owner: str | None, reason: str) -> Message:
     if ids is not None and len(jobs) != len(set(ids)):
         raise not_possible("some job-ids are not active jobs you may cancel")
     for job in jobs:
-        if ctx.principal.may_manage(job.owner, job.owner_authenticated):
-            # a job finishing meanwhile is not an error of this request
-            with contextlib.suppress(JobNotPossible):
-                await ctx.services.jobs.cancel(job, reason=reason)
+        # all or nothing: a name that matches a job submitted with a proven identity is
+        # only a claim, answered with a challenge before anything is canceled (inv. 4)
+        require_may_manage(ctx, job)
+    for job in jobs:
+        # a job finishing meanwhile is not an error of this request
+        with contextlib.suppress(JobNotPossible):
+            await ctx.services.jobs.cancel(job, reason=reason)
     return ctx.respond()
 
 

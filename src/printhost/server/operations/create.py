@@ -157,14 +157,15 @@ def _document_meta(ctx: Context, supported: dict[str, Attribute]) -> DocumentMet
     fmt = ctx.text("document-format", OCTET_STREAM).lower()
     formats = supported.get("document-format-supported")
     if formats is not None and fmt not in {str(v).lower() for v in formats.values}:
-        ctx.unsupported.append(Attribute.of("document-format", Tag.MIME_MEDIA_TYPE, fmt))
+        # echo the attribute as sent: its value need not be valid as a mimeMediaType
+        ctx.unsupported.append(ctx.op.get("document-format") or _keyword("document-format", fmt))
         raise IppError(
             Status.CLIENT_ERROR_DOCUMENT_FORMAT_NOT_SUPPORTED,
             f"document-format {fmt} is not supported",
         )
     compression = ctx.text("compression", "none")
     if compression not in COMPRESSIONS:
-        ctx.unsupported.append(Attribute.of("compression", Tag.KEYWORD, compression))
+        ctx.unsupported.append(ctx.op.get("compression") or _keyword("compression", compression))
         raise IppError(
             Status.CLIENT_ERROR_COMPRESSION_NOT_SUPPORTED,
             f"compression {compression} is not supported",
@@ -172,6 +173,10 @@ def _document_meta(ctx: Context, supported: dict[str, Attribute]) -> DocumentMet
     return DocumentMeta(
         name=ctx.text("document-name", "")[:255], declared_format=fmt, compression=compression
     )
+
+
+def _keyword(name: str, value: str) -> Attribute:
+    return Attribute.of(name, Tag.KEYWORD, value)
 
 
 async def _spool(ctx: Context, meta: DocumentMeta) -> NewDocument | None:

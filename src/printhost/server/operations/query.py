@@ -50,7 +50,10 @@ async def get_jobs(ctx: Context) -> Message:
     queue = queue_or_all(ctx)
     which = ctx.text("which-jobs", "not-completed")
     if which not in WHICH_JOBS:
-        ctx.unsupported.append(Attribute.of("which-jobs", Tag.KEYWORD, which))
+        # echo the attribute as sent: its value need not be a valid keyword
+        ctx.unsupported.append(
+            ctx.op.get("which-jobs") or Attribute.of("which-jobs", Tag.KEYWORD, which)
+        )
         raise IppError(
             Status.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
             f"which-jobs {which} is not supported",

@@ -420,9 +420,12 @@ def needs_sequence_number(requested: Iterable[str]) -> bool:
 
 
 def may_access(principal: Principal, requester: str, sub: SubscriptionRecord) -> bool:
-    """Owners and operators only (RFC 3995 §25.1, RFC 3996 §5 access rights). The record
-    does not say whether the owner was authenticated, so a matching name is enough."""
-    return principal.is_operator or sub.owner == requester
+    """Owners and operators only (RFC 3995 §25.1, RFC 3996 §5 access rights). A
+    subscription made with a proven identity is only the proven identity's: a name that
+    merely matches is a claim (invariant 4, as ``Principal.owns`` for jobs)."""
+    if principal.is_operator:
+        return True
+    return sub.owner == requester and (principal.authenticated or not sub.owner_authenticated)
 
 
 # --- matching events (RFC 3995 §5.3.3.5, §5.3.9) --------------------------------------------------
@@ -920,6 +923,7 @@ def _new_record(
         events=template.events, pull_method=PULL_METHOD, lease_duration=lease,
         expires_at=expires, time_interval=template.time_interval,
         user_data=template.user_data, created_at=now, start_seq=start_seq,
+        owner_authenticated=ctx.principal.authenticated,
     )  # fmt: skip
 
 
