@@ -17,8 +17,6 @@ from .strategies import messages
 from .wire import END, attr, header, i32, more, split_at
 
 FUZZ = settings(max_examples=400, deadline=None)
-#: Generous for a loaded CI machine; a typical request decodes in well under a millisecond.
-SLOW = 0.25
 HEADER = header((2, 0), 0x0002, 1)
 
 Outcome = tuple[Message, bytes] | tuple[str, int]
@@ -39,23 +37,34 @@ def outcome(pieces: list[bytes], limits: DecodeLimits | None = None) -> Outcome:
     raise AssertionError("close() returned on an incomplete message")
 
 
-def timed_outcome(data: bytes, limits: DecodeLimits | None = None) -> Outcome:
-    start = time.perf_counter()
-    result = outcome([data], limits)
-    assert time.perf_counter() - start < SLOW
-    return result
+def whole_outcome(data: bytes, limits: DecodeLimits | None = None) -> Outcome:
+    return outcome([data], limits)
+
+
+def refused_before_the_end(data: bytes, chunk: int = 4096) -> str:
+    """Feed ``data`` in chunks; the decoder must refuse it before the last chunk, i.e.
+    without reading (let alone keeping) all of it - bounded without timing anything."""
+    decoder = MessageDecoder(DecodeLimits())
+    pieces = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    for index, piece in enumerate(pieces):
+        try:
+            decoder.feed(piece)
+        except IppDecodeError as exc:
+            assert index < len(pieces) - 1, "refused only at the very end"
+            return str(exc)
+    raise AssertionError("accepted")
 
 
 @FUZZ
 @given(st.binary(max_size=2048))
 def test_random_bytes(data: bytes) -> None:
-    timed_outcome(data)
+    whole_outcome(data)
 
 
 @FUZZ
 @given(st.binary(max_size=2048))
 def test_random_bytes_after_a_valid_header(data: bytes) -> None:
-    timed_outcome(HEADER + b"\x01" + data)
+    whole_outcome(HEADER + b"\x01" + data)
 
 
 @FUZZ
@@ -65,7 +74,7 @@ def test_random_bytes_after_a_valid_header(data: bytes) -> None:
 def test_random_records(tags: list[int]) -> None:
     """Well-formed records in random order exercise the structural checks."""
     records = b"".join(attr(tag, "n" if i % 2 else "", i32(i)) for i, tag in enumerate(tags))
-    timed_outcome(HEADER + records + END)
+    whole_outcome(HEADER + records + END)
 
 
 def _mutate(data: bytes, draw: Callable[[st.SearchStrategy[Any]], Any]) -> bytes:
@@ -92,7 +101,7 @@ def test_mutated_messages_decode_the_same_in_any_split(
     data: st.DataObject, message: Message, cuts: list[int]
 ) -> None:
     mutated = _mutate(encode_message(message) + b"%PDF", data.draw)
-    whole = timed_outcome(mutated)
+    whole = whole_outcome(mutated)
     assert outcome(split_at(mutated, cuts)) == whole
 
 
@@ -102,23 +111,17 @@ def test_mutated_messages_decode_the_same_byte_by_byte(
     data: st.DataObject, message: Message
 ) -> None:
     mutated = _mutate(encode_message(message), data.draw)
-    assert outcome([mutated[i : i + 1] for i in range(len(mutated))]) == timed_outcome(mutated)
+    assert outcome([mutated[i : i + 1] for i in range(len(mutated))]) == whole_outcome(mutated)
 
 
-def test_a_megabyte_of_additional_values_is_refused_quickly() -> None:
+def test_a_megabyte_of_additional_values_is_refused_early() -> None:
     data = HEADER + b"\x01" + attr(0x21, "n", i32(0)) + more(0x21, i32(1)) * 120_000 + END
-    start = time.perf_counter()
-    result = outcome([data])
-    assert time.perf_counter() - start < 1.0
-    assert "more than 1000 values" in str(result[0])
+    assert "more than 1000 values" in refused_before_the_end(data)
 
 
-def test_a_megabyte_of_attributes_is_refused_quickly() -> None:
+def test_a_megabyte_of_attributes_is_refused_early() -> None:
     data = HEADER + b"\x01" + attr(0x21, "n", i32(0)) * 100_000 + END
-    start = time.perf_counter()
-    result = outcome([data])
-    assert time.perf_counter() - start < 1.0
-    assert "more than 2000 attributes" in str(result[0])
+    assert "more than 2000 attributes" in refused_before_the_end(data)
 
 
 def test_deep_nesting_is_refused_without_recursion() -> None:
@@ -136,4 +139,6 @@ def test_byte_at_a_time_stays_linear_for_a_large_value() -> None:
     for i in range(len(data) - 1):
         assert decoder.feed(data[i : i + 1]) is None
     assert decoder.feed(data[-1:]) is not None
-    assert time.perf_counter() - start < 2.0
+    # A hang guard, not a speed target: linear feeding takes ~20 ms; re-parsing from the
+    # start on every byte would take minutes.
+    assert time.perf_counter() - start < 30.0

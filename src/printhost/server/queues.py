@@ -26,6 +26,13 @@ from printhost.server.reply import not_found
 from printhost.server.uris import Uris
 from printhost.store.base import Store
 
+#: What Set-Job-Attributes changes on a job that has not started (operations/control.py).
+JOB_SETTABLE = (
+    "job-hold-until", "job-priority", "job-name", "copies", "finishings", "media", "media-col",
+    "multiple-document-handling", "number-up", "orientation-requested", "output-bin",
+    "page-ranges", "print-color-mode", "print-quality", "print-scaling", "printer-resolution",
+    "sides",
+)  # fmt: skip
 _UUID_NAMESPACE = uuid.UUID("6f1c7d3e-4a0e-4e8a-9a51-7072696e7468")  # printhost's own
 
 
@@ -99,6 +106,7 @@ class QueueRegistry:
             duplex=printer.duplex,
             multiple_operation_time_out=self._config.jobs.multiple_operation_timeout_seconds,
             job_password_max_length=0,
+            job_settable=JOB_SETTABLE,
             job_k_octets_max=self._config.jobs.max_document_bytes // 1024,
             device_uri=None,
         )
