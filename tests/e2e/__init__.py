@@ -1,0 +1,1 @@
+"""End-to-end tests: printhost as a subprocess, real clients in front, real printers behind."""
