@@ -554,3 +554,24 @@ async def test_subscriptions(store: Store) -> None:
     await store.delete_subscription(a.id)
     assert await store.get_subscription(a.id) is None
     assert await ids() == [b.id, c.id]
+
+
+# --- concurrent writes ---------------------------------------------------------------------
+
+
+async def test_concurrent_writes_fail_alone(store: Store) -> None:
+    """Writes that arrive together may share a commit; one failing write must not take
+    the others with it, nor leave anything of itself behind."""
+    target = await create(store)
+    writes: list[Awaitable[Any]] = [create(store) for _ in range(40)]
+    writes.insert(20, store.update_job(target.id, {"no_such_field": 1}))
+    writes.insert(30, store.update_job(target.id, {"priority": 77}))
+    outcomes = await asyncio.gather(*writes, return_exceptions=True)
+    errors = [o for o in outcomes if isinstance(o, BaseException)]
+    assert len(errors) == 1 and isinstance(errors[0], ValueError)
+    created = [o for o in outcomes if isinstance(o, JobRecord) and o.id != target.id]
+    assert len(created) == 40 and len({j.id for j in created}) == 40
+    for job in created:
+        assert await store.get_job(job.id) is not None
+    updated = await store.get_job(target.id)
+    assert updated is not None and updated.priority == 77

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from printhost.store import spool as spool_module
-from printhost.store.spool import Spool, SpoolError, SpoolLimitExceeded
+from printhost.store.spool import MEMORY_LIMIT, Spool, SpoolError, SpoolLimitExceeded
 
 T0 = 1_700_000_000.0  # 2023-11-14 UTC
 
@@ -61,10 +61,21 @@ async def test_commit_fsyncs_file_and_directories(
     assert len(synced_fds) == 2
 
 
+async def test_small_documents_touch_the_disk_only_at_commit(tmp_path: Path) -> None:
+    spool = make_spool(tmp_path)
+    writer = spool.writer("small")
+    writer.write(b"x" * 1000)
+    path = spool.path(writer.relative)
+    assert not path.exists()
+    stored = await writer.commit()
+    assert path.read_bytes() == b"x" * 1000 and stored.size == 1000
+
+
 async def test_abort_removes_the_partial_file(tmp_path: Path) -> None:
     spool = make_spool(tmp_path)
     writer = spool.writer("ps")
-    writer.write(b"partial")
+    writer.write(b"p" * MEMORY_LIMIT)
+    writer.write(b"artial")  # past the memory limit: now streamed to the file
     path = spool.path(writer.relative)
     assert path.exists()
     writer.abort()

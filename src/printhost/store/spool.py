@@ -17,9 +17,14 @@ never the second or third, so a power cut after "job queued" can lose the job.
 Files go to ``root/YYYYMMDD/<uuid4 hex>[-<hint>]``: the day directory keeps directories
 small and makes cleanup easy; the name never comes from client input except a sanitised
 hint (letters, digits, ``.``, ``_``, ``-``; at most 32 characters), and is created with
-``O_EXCL``, mode 0600, never following a symlink. Writes are synchronous buffered
-``write(2)``s into the page cache (cheap, and the event loop is not blocked on the disk);
-the slow part — the fsyncs — runs in a thread from ``commit()``.
+``O_EXCL``, mode 0600, never following a symlink.
+
+A document's first ``MEMORY_LIMIT`` bytes are kept in memory; only a document that grows
+past them gets its file created then and written with synchronous buffered ``write(2)``s
+into the page cache. ``commit()`` does the rest in a thread: for a small document
+(most print jobs) creating, writing and fsyncing the file all happen there, so the event
+loop never waits on the file system (measured: creating a file next to other files being
+fsync'd took ~0.6 ms of the event loop per job).
 
 Writers are owned by one caller each; the spool itself is safe to share between tasks.
 """
@@ -41,6 +46,8 @@ from typing import BinaryIO
 _HINT_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _HINT_MAX = 32
 _BUFFER = 256 * 1024
+#: Bytes of a document held in memory before its file is created (bounded per upload).
+MEMORY_LIMIT = 1 << 20
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | os.O_NOFOLLOW
 
 
@@ -86,21 +93,23 @@ class Spool:
         self._root_durable = False
 
     def writer(self, hint: str = "", *, max_bytes: int | None = None) -> SpoolWriter:
-        """Create a new, empty, uniquely named file for one document. ``max_bytes``
-        overrides the spool's limit for this file."""
+        """A writer for one new, uniquely named document file (created on demand).
+        ``max_bytes`` overrides the spool's limit for this file."""
         day = time.strftime("%Y%m%d", time.gmtime(self._clock()))
-        day_dir = self.root / day
-        if not day_dir.is_dir():
-            self.root.mkdir(parents=True, exist_ok=True)
-            day_dir.mkdir(exist_ok=True)
         name = uuid.uuid4().hex
         safe_hint = _sanitise(hint)
         if safe_hint:
             name = f"{name}-{safe_hint}"
-        fd = os.open(day_dir / name, _OPEN_FLAGS, 0o600)
-        file = os.fdopen(fd, "wb", buffering=_BUFFER)
         limit = self.max_bytes if max_bytes is None else max_bytes
-        return SpoolWriter(self, f"{day}/{name}", file, limit)
+        return SpoolWriter(self, f"{day}/{name}", limit)
+
+    def _create(self, relative: str) -> BinaryIO:
+        """Create the file exclusively (and its day directory when new)."""
+        day_dir = self.root / relative.split("/", 1)[0]
+        if not day_dir.is_dir():
+            day_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / relative, _OPEN_FLAGS, 0o600)
+        return os.fdopen(fd, "wb", buffering=_BUFFER)
 
     def path(self, relative: str) -> Path:
         """The absolute path of a spooled file; refuses anything outside the root."""
@@ -132,33 +141,44 @@ class SpoolWriter:
     """One document being written. Call ``write`` for each chunk, then ``await commit()``;
     or ``abort()``. Used as a context manager, leaving without a commit aborts."""
 
-    def __init__(self, spool: Spool, relative: str, file: BinaryIO, max_bytes: int | None) -> None:
+    def __init__(self, spool: Spool, relative: str, max_bytes: int | None) -> None:
         self._spool = spool
         self.relative = relative
         self.max_bytes = max_bytes
-        self._file: BinaryIO | None = file
+        self._buffer = bytearray()
+        self._file: BinaryIO | None = None
+        self._open = True
         self._hash = hashlib.sha256()
         self.size = 0
         self._committed: SpoolFile | None = None
 
     def write(self, chunk: bytes) -> None:
-        file = self._open_file()
+        self._check_open()
         limit = self.max_bytes
         if limit is not None and self.size + len(chunk) > limit:
             self.abort()
             raise SpoolLimitExceeded(limit)
-        file.write(chunk)
         self._hash.update(chunk)
         self.size += len(chunk)
+        if self._file is None and len(self._buffer) + len(chunk) <= MEMORY_LIMIT:
+            self._buffer += chunk
+            return
+        if self._file is None:  # grew past the memory limit: stream to the file from now on
+            self._file = self._spool._create(self.relative)
+            self._file.write(self._buffer)
+            self._buffer = bytearray()
+        self._file.write(chunk)
 
     async def commit(self) -> SpoolFile:
-        """Flush and make the file durable (see the module docstring); idempotent."""
+        """Write what is buffered and make the file durable (see the module docstring);
+        idempotent."""
         if self._committed is not None:
             return self._committed
-        file = self._open_file()
-        self._file = None  # from here on the thread owns (and closes) the file
+        self._check_open()
+        self._open = False  # from here on the thread owns (and closes) the file
+        file, buffer, self._file, self._buffer = self._file, self._buffer, None, bytearray()
         try:
-            await asyncio.to_thread(self._flush_and_sync, file)
+            await asyncio.to_thread(self._finish, file, bytes(buffer))
         except BaseException:
             self._spool.path(self.relative).unlink(missing_ok=True)
             raise
@@ -166,25 +186,30 @@ class SpoolWriter:
         return self._committed
 
     def abort(self) -> None:
-        """Close and remove the partial file. Idempotent; a no-op after commit."""
-        if self._committed is not None:
+        """Drop the document and remove any partial file. Idempotent; a no-op after
+        commit."""
+        if self._committed is not None or not self._open:
             return
+        self._open = False
+        self._buffer = bytearray()
         file, self._file = self._file, None
         if file is not None:
             file.close()
             self._spool.path(self.relative).unlink(missing_ok=True)
 
-    def _flush_and_sync(self, file: BinaryIO) -> None:
+    def _finish(self, file: BinaryIO | None, buffer: bytes) -> None:
+        if file is None:
+            file = self._spool._create(self.relative)
         try:
+            file.write(buffer)
             file.flush()
             self._spool._make_durable(self.relative, file.fileno())
         finally:
             file.close()
 
-    def _open_file(self) -> BinaryIO:
-        if self._file is None:
+    def _check_open(self) -> None:
+        if not self._open:
             raise SpoolError(f"spool file {self.relative} is no longer open for writing")
-        return self._file
 
     def __enter__(self) -> SpoolWriter:
         return self
