@@ -6,6 +6,9 @@
   the documents it has, or canceled when it has none (action process-job, RFC 8011 §5.4.28
   and PWG 5100.7).
 - Expired subscriptions are removed (RFC 3995 §5.4).
+- Spool files no document refers to are deleted: a crash between the spool's fsync and
+  the job's commit leaves one (the job was never acknowledged, so nothing is lost). Only
+  files untouched for ``ORPHAN_AGE_SECONDS`` count, so an upload in flight is never taken.
 
 Each chore is a plain coroutine taking ``Services`` so tests drive it on a fake clock.
 """
@@ -23,17 +26,24 @@ from printhost.store.base import JobFilter
 
 log = logging.getLogger(__name__)
 INTERVAL_SECONDS = 10.0
+ORPHAN_AGE_SECONDS = 600.0
+#: The spool sweep walks the spool directory: at start and then every this many rounds.
+SWEEP_EVERY_ROUNDS = 360
 
 
 async def run(services: Services, interval: float = INTERVAL_SECONDS) -> None:
     """Runs until cancelled. A failing round is logged, never fatal: the next retries."""
+    rounds = 0
     while True:
         try:
             await expire_history(services)
             await close_abandoned_jobs(services)
             await expire_subscriptions(services)
+            if rounds % SWEEP_EVERY_ROUNDS == 0:
+                await sweep_spool(services)
         except Exception:
             log.exception("housekeeping failed")
+        rounds += 1
         await asyncio.sleep(interval)
 
 
@@ -63,3 +73,16 @@ async def close_abandoned_jobs(services: Services) -> int:
                 )
             closed += 1
     return closed
+
+
+async def sweep_spool(services: Services, age: float = ORPHAN_AGE_SECONDS) -> int:
+    """Delete spool files that no document refers to and that nobody wrote lately."""
+    before = services.clock.now() - age
+    candidates = await asyncio.to_thread(services.spool.files_older_than, before)
+    referenced = await services.store.document_paths()
+    orphans = [path for path in candidates if path not in referenced]
+    for path in orphans:
+        await services.spool.delete(path)
+    if orphans:
+        log.info("deleted %d orphaned spool file(s)", len(orphans))
+    return len(orphans)

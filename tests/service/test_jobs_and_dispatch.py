@@ -4,6 +4,7 @@ spool with a fake clock: nothing here sleeps to make time pass."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -243,3 +244,21 @@ async def test_paused_queue_is_not_dispatched(world: World) -> None:
 
 def housekeeping_event(world: World) -> NewEvent:
     return NewEvent("printer-state-changed", world.clock.now(), queue="myprinter")
+
+
+async def test_orphaned_spool_files_are_swept(world: World) -> None:
+    """A file spooled by an upload whose job was never committed (a crash in between)
+    goes; files of jobs, and recent files (an upload in flight), stay."""
+    kept = await world.services.jobs.submit(_spec(), [await _document(world)])
+    orphan = await _document(world, b"never acknowledged")
+    spool = world.services.spool
+    stale = world.clock.now() - 3600
+    for path in (orphan.path, kept.documents[0].path):
+        os.utime(spool.path(path), (stale, stale))
+    in_flight = await _document(world, b"just written")
+    now = world.clock.now()
+    os.utime(spool.path(in_flight.path), (now, now))
+    assert await housekeeping.sweep_spool(world.services) == 1
+    assert not spool.path(orphan.path).exists()
+    assert spool.path(kept.documents[0].path).exists()
+    assert spool.path(in_flight.path).exists()

@@ -221,6 +221,10 @@ class Store(Protocol):
         documents are already forgotten, gives [] and nothing changes."""
         ...
 
+    async def document_paths(self) -> set[str]:
+        """Every spool path a document row still refers to (for the orphan sweep)."""
+        ...
+
     # --- queues and printers -------------------------------------------------------------
     async def get_queue_state(self, name: str) -> QueueState:
         """The stored state, or ``QueueState(name)`` (the defaults) when never set."""

@@ -118,6 +118,19 @@ class Spool:
             raise SpoolError(f"not a spool path: {relative!r}")
         return self.root.joinpath(*parts)
 
+    def files_older_than(self, when: float) -> list[str]:
+        """Relative paths of spooled files last written before ``when`` (epoch seconds);
+        empty day directories are removed on the way."""
+        found: list[str] = []
+        if not self.root.is_dir():
+            return found
+        for day_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            files = [f for f in day_dir.iterdir() if f.is_file()]
+            found.extend(f"{day_dir.name}/{f.name}" for f in files if f.stat().st_mtime < when)
+            if not files and day_dir.stat().st_mtime < when:
+                day_dir.rmdir()
+        return found
+
     async def delete(self, relative: str) -> None:
         """Remove a spooled file (absent already is fine)."""
         path = self.path(relative)

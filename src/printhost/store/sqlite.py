@@ -506,6 +506,10 @@ class SqliteStore:
 
         return await self._write(work)
 
+    async def document_paths(self) -> set[str]:
+        stmt = select(document_table.c.path).where(document_table.c.path != "")
+        return await self._read(lambda conn: {row.path for row in conn.execute(stmt)})
+
     # --- queues and printers -----------------------------------------------------------------
 
     async def get_queue_state(self, name: str) -> QueueState:
