@@ -15,8 +15,9 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from printhost.ipp.codec import DecodeLimits, IppDecodeError, MessageDecoder, encode_message
 from printhost.ipp.constants import Operation, Tag
+from printhost.ipp.decoder import DecodeLimits, IppDecodeError, MessageDecoder
+from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Message
 
 __all__ = [

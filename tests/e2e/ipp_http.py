@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import httpx
 
-from printhost.ipp.codec import decode_message, encode_message
 from printhost.ipp.constants import Operation, Status, Tag
+from printhost.ipp.decoder import decode_message
+from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Attribute, Message, PyValue
 from printhost.ipp_client import RESPONSE_LIMITS, new_request
 

@@ -28,8 +28,9 @@ from pathlib import Path
 import pytest
 from support.server import PrinthostServer, user
 
-from printhost.ipp.codec import decode_message, encode_message
 from printhost.ipp.constants import Operation, Status, Tag
+from printhost.ipp.decoder import decode_message
+from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Attribute, Message
 from printhost.ipp_client import RESPONSE_LIMITS
 

@@ -29,8 +29,9 @@ from hypothesis import strategies as st
 from ipp.strategies import values as any_value
 from support.server import PrinthostServer, user
 
-from printhost.ipp.codec import decode_message, encode_message
 from printhost.ipp.constants import Operation, Status, Tag
+from printhost.ipp.decoder import decode_message
+from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Attribute, AttributeGroup, Message, Value
 from printhost.ipp_client import RESPONSE_LIMITS
 from printhost.server.ipp_service import OPERATIONS

@@ -1,1 +1,1 @@
-"""Tests of the sans-I/O IPP codec (printhost.ipp.codec) and the IPP client."""
+"""Tests of the sans-I/O IPP codec (printhost.ipp.decoder and .encoder) and the IPP client."""

@@ -7,14 +7,14 @@ import datetime
 
 import pytest
 
-from printhost.ipp.codec import (
+from printhost.ipp.constants import Status, Tag
+from printhost.ipp.decoder import (
     DEFAULT_LIMITS,
     DecodeLimits,
     IppDecodeError,
     MessageDecoder,
     decode_message,
 )
-from printhost.ipp.constants import Status, Tag
 from printhost.ipp.model import Collection, Message
 
 from .test_codec_golden import VECTORS

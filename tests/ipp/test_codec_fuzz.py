@@ -10,7 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from printhost.ipp.codec import DecodeLimits, IppDecodeError, MessageDecoder, encode_message
+from printhost.ipp.decoder import DecodeLimits, IppDecodeError, MessageDecoder
+from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Message
 
 from .strategies import messages

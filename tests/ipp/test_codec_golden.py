@@ -9,8 +9,9 @@ from collections.abc import Callable
 
 import pytest
 
-from printhost.ipp.codec import decode_message, encode_message
 from printhost.ipp.constants import Operation, Status, Tag
+from printhost.ipp.decoder import decode_message
+from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import (
     Attribute,
     Collection,

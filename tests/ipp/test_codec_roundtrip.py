@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from printhost.ipp.codec import MessageDecoder, decode_message, encode_message
 from printhost.ipp.constants import Tag
+from printhost.ipp.decoder import MessageDecoder, decode_message
+from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import (
     Attribute,
     Collection,

@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 import httpx
 import pytest
 
-from printhost.ipp.codec import decode_message, encode_message
 from printhost.ipp.constants import Operation, Status, Tag
+from printhost.ipp.decoder import decode_message
+from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Message
 from printhost.ipp_client import IppClientError, http_url_for, new_request, send_ipp
 

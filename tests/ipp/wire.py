@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 
-from printhost.ipp.codec import MessageDecoder
+from printhost.ipp.decoder import MessageDecoder
 from printhost.ipp.model import Message
 
 END = b"\x03"

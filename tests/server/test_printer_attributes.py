@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from printhost.ipp.constants import Operation, PrinterState, Tag
 from printhost.ipp.model import Attribute, Collection, RangeOfInteger, Resolution
 from printhost.server import media
+from printhost.server.attribute_selection import is_job_template, select_attributes
 from printhost.server.printer_attributes import (
     CUPS_PRINTER_AUTHENTICATED,
     CUPS_PRINTER_BW,
@@ -31,17 +32,13 @@ from printhost.server.printer_attributes import (
     CUPS_PRINTER_MEDIUM,
     CUPS_PRINTER_REJECTING,
     CUPS_PRINTER_SMALL,
-    Alert,
-    QueueDescription,
-    QueueStatus,
     clean_text,
     cups_printer_type,
     is_ipp_everywhere,
-    is_job_template,
     printer_attributes,
-    select_attributes,
     state_reasons,
 )
+from printhost.server.queue_description import Alert, QueueDescription, QueueStatus
 
 IPPTOOL_DIR = Path("/usr/share/cups/ipptool")
 NOW = datetime.datetime(2026, 11, 21, 12, 0, 0, tzinfo=datetime.UTC)

@@ -1,5 +1,6 @@
-"""The pure parts of RFC 3995/3996 notifications (printhost.server.operations.subscriptions):
-template parsing, leases, event matching and numbering, attribute groups. No server."""
+"""The pure parts of RFC 3995/3996 notifications (printhost.server.subscription_templates and
+printhost.server.notifications): template parsing, leases, event matching and numbering,
+attribute groups; and the operations table. No server."""
 
 from __future__ import annotations
 
@@ -13,15 +14,16 @@ from printhost.auth import Principal
 from printhost.ipp.constants import JobState, Operation, PrinterState, Status, Tag
 from printhost.ipp.model import Attribute, AttributeGroup, Message
 from printhost.jobs.model import JobId, JobRecord
-from printhost.server.operations import subscriptions as subs
-from printhost.server.operations.subscriptions import (
+from printhost.server import notifications as notify
+from printhost.server import subscription_templates as templates
+from printhost.server.notifications import Notification, PrinterFacts
+from printhost.server.operations.subscriptions import OPERATIONS
+from printhost.server.queue_description import QueueDescription
+from printhost.server.subscription_templates import (
     DEFAULT_POLICY,
-    Notification,
     NotifyPolicy,
-    PrinterFacts,
     SubscriptionGroups,
 )
-from printhost.server.printer_attributes import QueueDescription
 from printhost.store.base import EventRecord, SubscriptionRecord
 
 T0 = 1_800_000_000.0
@@ -111,8 +113,8 @@ def test_default_policy_is_what_queues_advertise() -> None:
 
 def parse(
     *attrs: Attribute, per_job: bool = False, policy: NotifyPolicy = DEFAULT_POLICY
-) -> subs.SubscriptionTemplate:
-    return subs.parse_template(group(*attrs), policy, per_job=per_job)  # fmt: skip
+) -> templates.SubscriptionTemplate:
+    return templates.parse_template(group(*attrs), policy, per_job=per_job)  # fmt: skip
 
 
 def test_pull_subscription_with_everything_supported() -> None:
@@ -211,8 +213,8 @@ def test_unknown_attributes_come_back_as_unsupported() -> None:
 
 
 def test_notify_status_picks_the_most_important() -> None:
-    assert subs.notify_status([]) is None
-    assert subs.notify_status([S.SUCCESSFUL_OK_TOO_MANY_EVENTS,
+    assert templates.notify_status([]) is None
+    assert templates.notify_status([S.SUCCESSFUL_OK_TOO_MANY_EVENTS,
                                S.SUCCESSFUL_OK_IGNORED_OR_SUBSTITUTED_ATTRIBUTES]) \
         == S.SUCCESSFUL_OK_TOO_MANY_EVENTS  # fmt: skip
     recipient = Attribute.of("notify-recipient-uri", Tag.URI, "rss://x")
@@ -229,25 +231,25 @@ def test_notify_status_picks_the_most_important() -> None:
     (None, True, 86400),  # the default
     (600, True, 600),
     (0, True, 0),  # infinite, only when asked
-    (0, False, subs.ANONYMOUS_LEASE_MAX),
+    (0, False, templates.ANONYMOUS_LEASE_MAX),
     (10**9, True, 67108863),
-    (10**9, False, subs.ANONYMOUS_LEASE_MAX),
+    (10**9, False, templates.ANONYMOUS_LEASE_MAX),
     (600, False, 600),
 ])  # fmt: skip
 def test_grant_lease(requested: int | None, authenticated: bool, granted: int) -> None:
-    assert subs.grant_lease(requested, DEFAULT_POLICY, authenticated=authenticated) == granted
+    assert templates.grant_lease(requested, DEFAULT_POLICY, authenticated=authenticated) == granted
 
 
 def test_grant_lease_within_a_narrow_range() -> None:
     policy = dataclasses.replace(DEFAULT_POLICY, lease_min=60, lease_max=3600, lease_default=600)
-    assert subs.grant_lease(0, policy, authenticated=True) == 3600  # closest to infinite
-    assert subs.grant_lease(5, policy, authenticated=True) == 60
-    assert subs.grant_lease(None, policy, authenticated=True) == 600
+    assert templates.grant_lease(0, policy, authenticated=True) == 3600  # closest to infinite
+    assert templates.grant_lease(5, policy, authenticated=True) == 60
+    assert templates.grant_lease(None, policy, authenticated=True) == 600
 
 
 def test_lease_expiry() -> None:
-    assert subs.lease_expiry(T0, 0) is None
-    assert subs.lease_expiry(T0, 60) == T0 + 60
+    assert templates.lease_expiry(T0, 0) is None
+    assert templates.lease_expiry(T0, 60) == T0 + 60
 
 
 # --- creation responses ---------------------------------------------------------------------------
@@ -259,12 +261,12 @@ def test_lease_expiry() -> None:
     ([False], S.CLIENT_ERROR_IGNORED_ALL_SUBSCRIPTIONS),
 ])  # fmt: skip
 def test_creation_status(created: list[bool], status: Status) -> None:
-    assert subs.creation_status(created) == status
+    assert templates.creation_status(created) == status
 
 
 def test_response_group_of_a_printer_subscription() -> None:
     t = parse(PULL, kw("notify-events", "job-completed", "bogus"))
-    attrs = subs.response_group(t, sub(id=9, lease_duration=600), t.status)
+    attrs = templates.response_group(t, sub(id=9, lease_duration=600), t.status)
     assert value(attrs, "notify-subscription-id") == 9
     assert value(attrs, "notify-lease-duration") == 600
     assert value(attrs, "notify-events") == "bogus"
@@ -274,9 +276,9 @@ def test_response_group_of_a_printer_subscription() -> None:
 
 def test_response_group_of_a_job_subscription_and_of_a_refused_one() -> None:
     t = parse(PULL)
-    assert names(subs.response_group(t, job_sub(id=3), None)) == ["notify-subscription-id"]
+    assert names(templates.response_group(t, job_sub(id=3), None)) == ["notify-subscription-id"]
     refused = parse(Attribute.of("notify-recipient-uri", Tag.URI, "mailto:a@b"))
-    attrs = subs.response_group(refused, None, refused.status)
+    attrs = templates.response_group(refused, None, refused.status)
     assert names(attrs) == ["notify-recipient-uri", "notify-status-code"]
     assert value(attrs, "notify-status-code") == S.CLIENT_ERROR_URI_SCHEME_NOT_SUPPORTED
 
@@ -304,7 +306,7 @@ def test_subscription_groups_join_a_job_response(
 
 
 def test_printer_subscription_attributes() -> None:
-    attrs = subs.subscription_attributes(
+    attrs = notify.subscription_attributes(
         sub(user_data=b"\x01"), "ipp://h:631/printers/q", int(T0), 4
     )
     assert value(attrs, "notify-subscription-id") == 5
@@ -321,7 +323,7 @@ def test_printer_subscription_attributes() -> None:
 
 
 def test_job_subscription_attributes_have_no_lease() -> None:
-    attrs = subs.subscription_attributes(job_sub(), "ipp://h:631/printers/q", int(T0), 0)
+    attrs = notify.subscription_attributes(job_sub(), "ipp://h:631/printers/q", int(T0), 0)
     assert value(attrs, "notify-job-id") == 7
     for absent in ("notify-lease-duration", "notify-lease-expiration-time",
                    "notify-printer-up-time", "notify-user-data"):  # fmt: skip
@@ -329,14 +331,14 @@ def test_job_subscription_attributes_have_no_lease() -> None:
 
 
 def test_infinite_lease_expires_at_zero() -> None:
-    attrs = subs.subscription_attributes(sub(lease_duration=0, expires_at=None), "u", 1, 0)
+    attrs = notify.subscription_attributes(sub(lease_duration=0, expires_at=None), "u", 1, 0)
     assert value(attrs, "notify-lease-expiration-time") == 0
 
 
 def test_subscription_uuid_is_stable_and_distinct() -> None:
-    assert subs.subscription_uuid(sub()) == subs.subscription_uuid(sub())
-    assert subs.subscription_uuid(sub()) != subs.subscription_uuid(sub(id=6))
-    assert subs.subscription_uuid(sub()) != subs.subscription_uuid(sub(created_at=T0 + 1))
+    assert notify.subscription_uuid(sub()) == notify.subscription_uuid(sub())
+    assert notify.subscription_uuid(sub()) != notify.subscription_uuid(sub(id=6))
+    assert notify.subscription_uuid(sub()) != notify.subscription_uuid(sub(created_at=T0 + 1))
 
 
 @pytest.mark.parametrize(("requested", "expected"), [
@@ -351,15 +353,15 @@ def test_subscription_uuid_is_stable_and_distinct() -> None:
     (["bogus"], set()),
 ])  # fmt: skip
 def test_select_subscription_attributes(requested: list[str], expected: set[str]) -> None:
-    attrs = subs.subscription_attributes(sub(), "u", 1, 0)
-    assert set(names(subs.select_subscription_attributes(attrs, requested))) == expected
-    assert subs.select_subscription_attributes(attrs, ["all"]) == attrs
+    attrs = notify.subscription_attributes(sub(), "u", 1, 0)
+    assert set(names(notify.select_subscription_attributes(attrs, requested))) == expected
+    assert notify.select_subscription_attributes(attrs, ["all"]) == attrs
 
 
 def test_needs_sequence_number() -> None:
-    assert subs.needs_sequence_number(["all"])
-    assert subs.needs_sequence_number(["notify-sequence-number"])
-    assert not subs.needs_sequence_number(["notify-subscription-id", "subscription-template"])
+    assert notify.needs_sequence_number(["all"])
+    assert notify.needs_sequence_number(["notify-sequence-number"])
+    assert not notify.needs_sequence_number(["notify-subscription-id", "subscription-template"])
 
 
 @pytest.mark.parametrize(("principal", "requester", "allowed"), [
@@ -369,7 +371,7 @@ def test_needs_sequence_number() -> None:
     (Principal("bob", "operator", authenticated=False), "bob", False),
 ])  # fmt: skip
 def test_may_access(principal: Principal, requester: str, allowed: bool) -> None:
-    assert subs.may_access(principal, requester, sub()) is allowed
+    assert notify.may_access(principal, requester, sub()) is allowed
 
 
 # --- matching -------------------------------------------------------------------------------------
@@ -392,7 +394,7 @@ def test_may_access(principal: Principal, requester: str, allowed: bool) -> None
 ])  # fmt: skip
 def test_subscribed_event(subscribed: tuple[str, ...], kind: str, data: dict[str, Any],
                           expected: str | None) -> None:  # fmt: skip
-    assert subs.subscribed_event(subscribed, event(1, kind, **data)) == expected
+    assert notify.subscribed_event(subscribed, event(1, kind, **data)) == expected
 
 
 PRINTERS = {"q": "p", "other": "p2"}
@@ -422,20 +424,20 @@ IN_SCOPE = {
 @pytest.mark.parametrize("scope", sorted(SCOPES))
 @pytest.mark.parametrize("what", sorted(EVENTS))
 def test_in_scope_every_pair(scope: str, what: str) -> None:
-    assert subs.in_scope(SCOPES[scope], EVENTS[what], PRINTERS) is ((scope, what) in IN_SCOPE)
+    assert notify.in_scope(SCOPES[scope], EVENTS[what], PRINTERS) is ((scope, what) in IN_SCOPE)
 
 
 def test_notifications_are_numbered_from_start_seq() -> None:
     s = sub(events=("job-state-changed",), start_seq=100)
     log = [event(100, "job-created", job_id=1), event(101, "job-created", job_id=1),
            event(102, "printer-stopped"), event(104, "job-completed", job_id=1)]  # fmt: skip
-    found = subs.notifications_for(s, log)
+    found = notify.notifications_for(s, log)
     assert [(n.number, n.subscribed_event) for n in found] == [
         (1, "job-state-changed"),
         (4, "job-state-changed"),
     ]
-    assert [n.number for n in subs.notifications_for(s, log, first_number=2)] == [4]
-    assert subs.notifications_for(s, log, first_number=5) == []
+    assert [n.number for n in notify.notifications_for(s, log, first_number=2)] == [4]
+    assert notify.notifications_for(s, log, first_number=5) == []
 
 
 def test_old_events_are_not_returned() -> None:
@@ -443,7 +445,7 @@ def test_old_events_are_not_returned() -> None:
         event(101, "job-completed", job_id=1, time=T0),
         event(102, "job-completed", job_id=2, time=T0 + 60),
     ]
-    found = subs.notifications_for(sub(), log, not_before=T0 + 30)
+    found = notify.notifications_for(sub(), log, not_before=T0 + 30)
     assert [n.event.seq for n in found] == [102]
 
 
@@ -453,26 +455,26 @@ def test_job_progress_is_thinned_by_time_interval_whatever_the_window() -> None:
         event(100 + i, "job-progress", job_id=1, time=T0 + t)
         for i, t in enumerate([1, 5, 12, 20, 30], 1)
     ]
-    assert [n.event.time - T0 for n in subs.notifications_for(s, log)] == [1, 12, 30]
-    assert [n.event.time - T0 for n in subs.notifications_for(s, log, first_number=2)] == [12, 30]
-    unthrottled = subs.notifications_for(dataclasses.replace(s, time_interval=0), log)
+    assert [n.event.time - T0 for n in notify.notifications_for(s, log)] == [1, 12, 30]
+    assert [n.event.time - T0 for n in notify.notifications_for(s, log, first_number=2)] == [12, 30]
+    unthrottled = notify.notifications_for(dataclasses.replace(s, time_interval=0), log)
     assert len(unthrottled) == 5
 
 
 def test_scan_bounds() -> None:
-    assert subs.scan_start([50, 80], last_seq=100) == 50
-    assert subs.scan_start([50], last_seq=5000, max_scan=1000) == 4000
-    assert subs.scan_start([], last_seq=100) == 100
-    assert subs.first_log_seq(sub(start_seq=100), 1) == 100
-    assert subs.first_log_seq(sub(start_seq=100), 5) == 104
-    assert subs.first_log_seq(sub(start_seq=100), 0) == 100
+    assert notify.scan_start([50, 80], last_seq=100) == 50
+    assert notify.scan_start([50], last_seq=5000, max_scan=1000) == 4000
+    assert notify.scan_start([], last_seq=100) == 100
+    assert notify.first_log_seq(sub(start_seq=100), 1) == 100
+    assert notify.first_log_seq(sub(start_seq=100), 5) == 104
+    assert notify.first_log_seq(sub(start_seq=100), 0) == 100
 
 
 def test_job_start_seq_catches_the_job_created_event() -> None:
     log = [event(10, "job-created", job_id=6), event(11, "job-created", job_id=7),
            event(12, "job-state-changed", job_id=7)]  # fmt: skip
-    assert subs.job_start_seq(log, 7, default=12) == 10
-    assert subs.job_start_seq(log, 8, default=12) == 12
+    assert notify.job_start_seq(log, 7, default=12) == 10
+    assert notify.job_start_seq(log, 8, default=12) == 12
 
 
 @pytest.mark.parametrize(("s", "j", "complete"), [
@@ -483,7 +485,7 @@ def test_job_start_seq_catches_the_job_created_event() -> None:
     (job_sub(), None, True),  # purged
 ])  # fmt: skip
 def test_is_complete(s: SubscriptionRecord, j: JobRecord | None, complete: bool) -> None:
-    assert subs.is_complete(s, j) is complete
+    assert notify.is_complete(s, j) is complete
 
 
 ENDED = job(JobState.COMPLETED, completed_at=T0)
@@ -495,12 +497,12 @@ ENDED = job(JobState.COMPLETED, completed_at=T0)
     (sub(expires_at=None), None, T0 + 10**9, False),
     (job_sub(), job(JobState.PENDING), T0 + 10**9, False),
     (job_sub(), None, T0, True),
-    (job_sub(), ENDED, T0 + 60 + subs.EVENT_LIFE_GRACE - 1, False),
-    (job_sub(), ENDED, T0 + 60 + subs.EVENT_LIFE_GRACE, True),
+    (job_sub(), ENDED, T0 + 60 + notify.EVENT_LIFE_GRACE - 1, False),
+    (job_sub(), ENDED, T0 + 60 + notify.EVENT_LIFE_GRACE, True),
 ])  # fmt: skip
 def test_is_over(s: SubscriptionRecord, j: JobRecord | None, now: float, over: bool) -> None:
-    assert subs.is_over(s, j, now, event_life=60) is over
-    assert subs.is_expired(s, now) is (s.job_id is None and over)
+    assert notify.is_over(s, j, now, event_life=60) is over
+    assert notify.is_expired(s, now) is (s.job_id is None and over)
 
 
 # --- event notification content -------------------------------------------------------------------
@@ -513,7 +515,7 @@ def test_job_event_group() -> None:
     done = event(103, "job-completed", job_id=7, state="completed")
     n = Notification(job_sub(user_data=b"ud"), done, "job-state-changed", 3)
     ended = job(JobState.COMPLETED, state_reasons=("job-completed-successfully",))
-    attrs = subs.event_attributes(n, "ipp://h/printers/q", ended, PRINTER)
+    attrs = notify.event_attributes(n, "ipp://h/printers/q", ended, PRINTER)
     assert value(attrs, "notify-subscription-id") == 5
     assert value(attrs, "notify-sequence-number") == 3
     assert value(attrs, "notify-subscribed-event") == "job-state-changed"
@@ -536,7 +538,7 @@ def test_job_event_state_comes_from_the_log_not_the_current_job() -> None:
     n = Notification(
         job_sub(), event(101, "job-created", job_id=7, state="pending"), "job-created", 1
     )
-    attrs = subs.event_attributes(n, "u", job(JobState.COMPLETED), PRINTER)
+    attrs = notify.event_attributes(n, "u", job(JobState.COMPLETED), PRINTER)
     assert value(attrs, "job-state") == JobState.PENDING
     assert value(attrs, "job-state-reasons") == "none"
     assert "job-impressions-completed" not in names(attrs)
@@ -544,7 +546,7 @@ def test_job_event_state_comes_from_the_log_not_the_current_job() -> None:
 
 def test_purged_job_is_reported_canceled() -> None:
     n = Notification(job_sub(), event(101, "job-completed", job_id=7), "job-completed", 1)
-    attrs = subs.event_attributes(n, "u", None, None)
+    attrs = notify.event_attributes(n, "u", None, None)
     assert value(attrs, "job-state") == JobState.CANCELED
     assert value(attrs, "job-state-reasons") == "job-canceled-by-user"
     assert value(attrs, "job-impressions-completed") == 0
@@ -553,7 +555,7 @@ def test_purged_job_is_reported_canceled() -> None:
 def test_printer_event_group() -> None:
     n = Notification(sub(events=("printer-state-changed",)), event(101, "printer-stopped", by="op"),
                      "printer-state-changed", 1)  # fmt: skip
-    attrs = subs.event_attributes(n, "u", None, PRINTER)
+    attrs = notify.event_attributes(n, "u", None, PRINTER)
     assert value(attrs, "printer-state") == PrinterState.STOPPED
     assert value(attrs, "printer-state-reasons") == "paused"
     assert value(attrs, "printer-is-accepting-jobs") is False
@@ -570,12 +572,12 @@ def test_printer_event_group() -> None:
 ])  # fmt: skip
 def test_notify_text_for_jobs(kind: str, data: dict[str, Any], text: str) -> None:
     e = event(1, kind, job_id=7, **data)
-    k = subs.event_kinds(e)[0]
-    assert subs.notify_text(k, e, subs.event_job_state(e, job())) == text
+    k = notify.event_kinds(e)[0]
+    assert notify.notify_text(k, e, notify.event_job_state(e, job())) == text
 
 
 def test_operations_table() -> None:
-    assert set(subs.OPERATIONS) == {
+    assert set(OPERATIONS) == {
         Operation.CREATE_PRINTER_SUBSCRIPTIONS, Operation.CREATE_JOB_SUBSCRIPTIONS,
         Operation.GET_SUBSCRIPTION_ATTRIBUTES, Operation.GET_SUBSCRIPTIONS,
         Operation.RENEW_SUBSCRIPTION, Operation.CANCEL_SUBSCRIPTION, Operation.GET_NOTIFICATIONS,

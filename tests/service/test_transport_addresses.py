@@ -18,8 +18,9 @@ from printhost.app import wire
 from printhost.auth import hash_password
 from printhost.clock import SystemClock
 from printhost.config import parse_config
-from printhost.ipp.codec import decode_message, encode_message
 from printhost.ipp.constants import Operation, Status
+from printhost.ipp.decoder import decode_message
+from printhost.ipp.encoder import encode_message
 from printhost.ipp_client import new_request
 from printhost.server.http import create_app
 from printhost.store import open_store

@@ -21,8 +21,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from printhost.auth import Principal, parse_basic
-from printhost.ipp.codec import DecodeLimits, IppDecodeError, MessageDecoder, encode_message
 from printhost.ipp.constants import Status
+from printhost.ipp.decoder import DecodeLimits, IppDecodeError, MessageDecoder
+from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Message
 from printhost.server import ipp_service, web
 from printhost.server.reply import IppError

@@ -12,8 +12,9 @@ import datetime
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from printhost.ipp.codec import decode_message, encode_message
 from printhost.ipp.constants import Tag
+from printhost.ipp.decoder import decode_message
+from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Attribute, AttributeGroup, Message
 from printhost.jobs.model import JobRecord
 

@@ -135,8 +135,7 @@ async def _job_request(ctx: Context) -> NewJobRequest:
 
 
 async def _supported(ctx: Context, queue: str) -> dict[str, Attribute]:
-    attrs = await ctx.services.queues.attributes(queue, ctx.uris)
-    return {a.name: a for a in attrs}
+    return ctx.services.queues.supported(queue)
 
 
 def _checked_template(ctx: Context, supported: dict[str, Attribute]) -> list[Attribute]:

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from printhost.ipp.constants import Tag
 from printhost.ipp.model import Message
+from printhost.server.attribute_selection import select_attributes
 from printhost.server.context import Context
 from printhost.server.operations.printer import disable_printer, enable_printer
-from printhost.server.printer_attributes import select_attributes
 from printhost.server.reply import add_group, not_found
 
 

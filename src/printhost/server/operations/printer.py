@@ -10,9 +10,9 @@ import dataclasses
 from printhost.ipp.constants import Status, Tag
 from printhost.ipp.model import Message
 from printhost.jobs.service import ACTIVE_STATES, TERMINAL_STATES
+from printhost.server.attribute_selection import select_attributes
 from printhost.server.context import Context
 from printhost.server.operations.common import queue_name
-from printhost.server.printer_attributes import select_attributes
 from printhost.server.reply import IppError, add_group, bad_request
 from printhost.store.base import JobFilter, NewEvent, QueueState
 

@@ -1,651 +1,68 @@
-"""Event notifications: subscriptions (RFC 3995) delivered with the ippget pull method
-(RFC 3996) - Create-Printer-Subscriptions, Create-Job-Subscriptions, subscriptions carried by
+"""Event notification operations (RFC 3995 subscriptions, RFC 3996 ippget delivery):
+Create-Printer-Subscriptions, Create-Job-Subscriptions, subscriptions carried by
 Print-Job/Create-Job, Get-Subscription-Attributes, Get-Subscriptions, Renew-Subscription,
 Cancel-Subscription and Get-Notifications.
 
-Theory of operation. printhost keeps no per-subscription event queue. Every state change
-already appends a row to the store's event log (``Store.events_after``) in the same
-transaction as the change, so a subscription is only a *filter* over that log: its events
-(``notify-events`` with the RFC 3995 §5.3.3.4 sub-values), its scope (one queue, all queues,
-or one job) and ``start_seq``, the last log sequence number before it existed. The sequence
-number a client sees is ``event.seq - start_seq``: it grows with every notification and lets
-``notify-sequence-numbers`` resume where the client stopped, but unlike RFC 3995 §5.4.2 it
-may skip values (events that did not match). Get-Notifications reads one bounded slice of
-the log for all requested subscriptions, matches it here in pure functions, and, with
-``notify-wait``, sleeps on the event bell until something is appended.
-
-Only ippget is supported; push methods (``notify-recipient-uri``: mailto:, rss:...) are
-refused per subscription with client-error-uri-scheme-not-supported (RFC 3995 §5.3.1,
-§13.1) and a job submitted with one still succeeds (§11.1.3).
-
-Decisions here are pure functions (parsing a subscription template, granting a lease,
-matching events, building attribute groups); the handlers load, call them and write.
+Decisions are pure functions: creating subscriptions in server/subscription_templates.py,
+matching events and building attribute groups (with the theory of operation) in
+server/notifications.py. The handlers here load, call them and write.
 """
 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import datetime
-import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from printhost.auth import Principal
-from printhost.ipp.constants import JobState, Operation, PrinterState, Status, Tag
+from printhost.ipp.constants import Operation, PrinterState, Status, Tag
 from printhost.ipp.model import Attribute, AttributeGroup, Message
 from printhost.jobs.model import JobId, JobRecord
 from printhost.server.context import Context, Handler
+from printhost.server.notifications import (
+    EVENT_LIFE_GRACE,
+    MAX_SCAN,
+    Notification,
+    PrinterFacts,
+    event_attributes,
+    event_queue,
+    first_log_seq,
+    is_complete,
+    is_expired,
+    is_over,
+    job_start_seq,
+    may_access,
+    needs_sequence_number,
+    notifications_for,
+    scan_start,
+    select_subscription_attributes,
+    subscription_attributes,
+)
 from printhost.server.operations.common import queue_or_all, require_may_manage, require_may_submit
-from printhost.server.printer_attributes import NOTIFY_EVENTS, QueueDescription, clean_text
 from printhost.server.reply import IppError, add_group, bad_request, not_found, not_possible
-from printhost.store.base import EventRecord, SubscriptionRecord
+from printhost.server.subscription_templates import (
+    DEFAULT_POLICY,
+    PULL_METHOD,
+    NotifyPolicy,
+    SubscriptionGroups,
+    SubscriptionTemplate,
+    creation_status,
+    grant_lease,
+    is_int,
+    lease_expiry,
+    parse_template,
+    response_group,
+)
+from printhost.store.base import SubscriptionRecord
 
 if TYPE_CHECKING:
     from printhost.server.services import Services
 
-PULL_METHOD = "ippget"
-#: Subscribed events and the events they also stand for (RFC 3995 §5.3.3.4).
-SUB_EVENTS: Mapping[str, frozenset[str]] = {
-    "job-state-changed": frozenset({"job-created", "job-completed", "job-stopped"}),
-    "printer-state-changed": frozenset(
-        {"printer-restarted", "printer-shutdown", "printer-stopped"}
-    ),
-    "printer-config-changed": frozenset({"printer-media-changed", "printer-finishings-changed"}),
-}
-#: Most log rows one Get-Notifications reads; older rows are treated as expired (a busy
-#: server with more events than this within ippget-event-life loses the oldest, as CUPS
-#: loses events beyond MaxEvents).
-MAX_SCAN = 2000
 #: Longest notify-wait sleep per request; then the client is told to poll again.
 MAX_WAIT_SECONDS = 30.0
 #: Re-read the log at least this often while waiting, for writers that do not ring the bell.
 WAIT_SLICE_SECONDS = 5.0
-#: Events stay retrievable this long past ippget-event-life: the client polls every
-#: notify-get-interval (= event life) seconds and needs some slack for latency (RFC 3996 §8.1
-#: makes the event life a minimum).
-EVENT_LIFE_GRACE = 15
 #: Subscriptions one owner may hold at once (client-error-too-many-subscriptions, §13.3).
 MAX_SUBSCRIPTIONS_PER_OWNER = 100
-#: Unauthenticated subscribers never get longer (or infinite) leases than this (§5.3.8
-#: allows requiring authentication for long leases): their name is only a claim, so they
-#: must not be able to fill the shared quota for good.
-ANONYMOUS_LEASE_MAX = 86400
 MAX_IDS_PER_REQUEST = 100
-MAX_USER_DATA = 63  # octets, RFC 3995 §5.3.5
-CHARSET = "utf-8"  # the only charset-supported value: every subscription gets it (§5.3.6)
-LANGUAGE = "en"  # the only generated-natural-language-supported value (§5.3.7)
-
-#: Status codes of a Subscription Attributes Group, most important first (§5.2 step 8d).
-_STATUS_ORDER = (
-    Status.CLIENT_ERROR_URI_SCHEME_NOT_SUPPORTED,
-    Status.CLIENT_ERROR_BAD_REQUEST,
-    Status.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
-    Status.CLIENT_ERROR_TOO_MANY_SUBSCRIPTIONS,
-    Status.SUCCESSFUL_OK_TOO_MANY_EVENTS,
-    Status.SUCCESSFUL_OK_IGNORED_OR_SUBSTITUTED_ATTRIBUTES,
-)
-_TEMPLATE_NAMES = frozenset({
-    "notify-events", "notify-pull-method", "notify-user-data", "notify-charset",
-    "notify-natural-language", "notify-lease-duration", "notify-time-interval",
-})  # fmt: skip
-_DESCRIPTION_NAMES = frozenset({
-    "notify-subscription-id", "notify-subscription-uuid", "notify-sequence-number",
-    "notify-lease-expiration-time", "notify-printer-up-time", "notify-printer-uri",
-    "notify-job-id", "notify-subscriber-user-name",
-})  # fmt: skip
-_JOB_STATES = {state.keyword: state for state in JobState}
-_TERMINAL_REASONS = {
-    JobState.COMPLETED: "job-completed-successfully",
-    JobState.CANCELED: "job-canceled-by-user",
-    JobState.ABORTED: "aborted-by-system",
-}
-_JOB_TEXT = {
-    "job-created": "Job {job} was created on {queue}.",
-    "job-completed": "Job {job} is {state}.",
-    "job-stopped": "Job {job} has stopped.",
-    "job-config-changed": "Job {job} was changed.",
-    "job-progress": "Job {job} is in progress.",
-}
-_PRINTER_TEXT = {
-    "printer-stopped": "Printer {queue} was stopped",
-    "printer-shutdown": "Printer {queue} was shut down",
-    "printer-restarted": "Printer {queue} was restarted",
-    "printer-config-changed": "Printer {queue} was reconfigured",
-}
-
-
-def _description_default(name: str) -> int:
-    """A queue's advertised notification values (printer_attributes) are the one source."""
-    default = next(f.default for f in dataclasses.fields(QueueDescription) if f.name == name)
-    assert isinstance(default, int)
-    return default
-
-
-@dataclass(frozen=True, slots=True)
-class NotifyPolicy:
-    """What a queue advertises (RFC 3995 §5.3, RFC 3996 §8.1; printer_attributes)."""
-
-    events_supported: frozenset[str] = frozenset(NOTIFY_EVENTS)
-    events_default: tuple[str, ...] = ("job-completed",)
-    max_events: int = _description_default("notify_max_events")
-    lease_default: int = _description_default("notify_lease_duration_default")
-    lease_min: int = 0
-    lease_max: int = _description_default("notify_lease_duration_max")
-    event_life: int = _description_default("ippget_event_life")
-
-
-#: Every queue advertises the QueueDescription defaults (server/queues.py sets no notify-*
-#: field), so handlers use this; a per-queue setting would be looked up where they pass it.
-DEFAULT_POLICY = NotifyPolicy()
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-# --- subscription templates (RFC 3995 §5.2, §5.3) ---------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionTemplate:
-    """One parsed Subscription Template Attributes Group."""
-
-    events: tuple[str, ...]
-    requested_lease: int | None
-    time_interval: int
-    user_data: bytes
-    #: notify-status-code for the response group; None = created with everything asked.
-    status: Status | None
-    #: Unsupported attributes/values, returned in the group (§5.2 step 2).
-    unsupported: tuple[Attribute, ...]
-
-    @property
-    def creatable(self) -> bool:
-        return self.status is None or self.status.is_success
-
-
-@dataclass(slots=True)
-class _Draft:
-    events: tuple[str, ...] | None = None
-    pull_method: bool | None = None  # None: not given; False: given but not ippget
-    push: bool = False
-    lease: int | None = None
-    time_interval: int = 0
-    user_data: bytes = b""
-    unsupported: list[Attribute] = field(default_factory=list)
-    codes: set[Status] = field(default_factory=set)
-
-    def refuse(self, attr: Attribute, code: Status) -> None:
-        self.unsupported.append(attr)
-        self.codes.add(code)
-
-    def ignore(self, attr: Attribute) -> None:
-        self.refuse(attr, Status.SUCCESSFUL_OK_IGNORED_OR_SUBSTITUTED_ATTRIBUTES)
-
-    def ignore_attribute(self, attr: Attribute) -> None:
-        """An attribute printhost does not support at all: 'unsupported' out-of-band value."""
-        self.ignore(Attribute.of(attr.name, Tag.UNSUPPORTED, None))
-
-
-def parse_template(
-    group: AttributeGroup, policy: NotifyPolicy, *, per_job: bool
-) -> SubscriptionTemplate:
-    draft = _Draft()
-    for attr in group:
-        check = _CHECKS.get(attr.name)
-        if check is None:
-            draft.ignore_attribute(attr)
-        else:
-            check(draft, attr, policy, per_job)
-    if draft.push:
-        draft.codes.add(Status.CLIENT_ERROR_URI_SCHEME_NOT_SUPPORTED)
-    elif draft.pull_method is None:
-        draft.codes.add(Status.CLIENT_ERROR_BAD_REQUEST)  # neither push nor pull: §5.2 step 4
-    events = policy.events_default if draft.events is None else draft.events
-    if not events:
-        draft.codes.add(Status.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED)
-    return SubscriptionTemplate(
-        events=events,
-        requested_lease=draft.lease,
-        time_interval=draft.time_interval,
-        user_data=draft.user_data,
-        status=notify_status(draft.codes),
-        unsupported=tuple(draft.unsupported),
-    )
-
-
-def notify_status(codes: Iterable[Status]) -> Status | None:
-    """The one notify-status-code a group reports: the most important (§5.2 step 8d)."""
-    present = set(codes)
-    return next((code for code in _STATUS_ORDER if code in present), None)
-
-
-def _check_recipient(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool) -> None:
-    draft.push = True  # no push delivery method is supported (§5.3.1)
-    draft.unsupported.append(attr)
-
-
-def _check_pull_method(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool) -> None:
-    draft.pull_method = (
-        len(attr.items) == 1 and attr.tag == Tag.KEYWORD and attr.value == PULL_METHOD
-    )
-    if not draft.pull_method:
-        draft.refuse(attr, Status.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED)  # §5.3.2
-
-
-def _check_events(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool) -> None:
-    """§5.3.3: unsupported values are returned; values past notify-max-events-supported too,
-    with successful-ok-too-many-events; 'none' alone creates nothing, 'none' with others is
-    an unsupported value (§5.3.3.4.1)."""
-    valid: list[str] = []
-    bad: list[str] = []
-    for item in attr.items:
-        value = item.value
-        if item.tag != Tag.KEYWORD or not isinstance(value, str):
-            bad.append(str(value))
-        elif value == "none":
-            if len(attr.items) > 1:
-                bad.append(value)
-        elif value not in policy.events_supported:
-            bad.append(value)
-        elif value not in valid:
-            valid.append(value)
-    kept, extra = valid[: policy.max_events], valid[policy.max_events :]
-    draft.events = tuple(kept)
-    if bad:
-        draft.ignore(Attribute.of(attr.name, Tag.KEYWORD, *bad))
-    if extra:
-        draft.refuse(
-            Attribute.of(attr.name, Tag.KEYWORD, *extra), Status.SUCCESSFUL_OK_TOO_MANY_EVENTS
-        )
-
-
-def _check_lease(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool) -> None:
-    if per_job:  # a job subscription lasts as long as its job (§5.3.8, §5.2 step 8b)
-        draft.ignore_attribute(attr)
-    elif len(attr.items) == 1 and attr.tag == Tag.INTEGER and _is_int(attr.value):
-        value = attr.value
-        assert isinstance(value, int)
-        if value >= 0:
-            draft.lease = value
-        else:
-            draft.ignore(attr)
-    else:
-        draft.ignore(attr)
-
-
-def _check_time_interval(
-    draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool
-) -> None:
-    value = attr.value
-    if len(attr.items) == 1 and attr.tag == Tag.INTEGER and isinstance(value, int) and value >= 0:
-        draft.time_interval = value
-    else:
-        draft.ignore(attr)
-
-
-def _check_user_data(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool) -> None:
-    value = attr.value
-    if len(attr.items) == 1 and attr.tag == Tag.OCTET_STRING and isinstance(value, bytes) \
-            and len(value) <= MAX_USER_DATA:  # fmt: skip
-        draft.user_data = value
-    else:
-        draft.ignore(attr)
-
-
-def _syntax_check(tag: Tag) -> Callable[[_Draft, Attribute, NotifyPolicy, bool], None]:
-    """notify-charset / -natural-language: an unsupported value is silently replaced
-    (§5.3.6, §5.3.7), so only a wrong syntax is reported."""
-
-    def check(draft: _Draft, attr: Attribute, policy: NotifyPolicy, per_job: bool) -> None:
-        if len(attr.items) != 1 or attr.tag != tag:
-            draft.ignore(attr)
-
-    return check
-
-
-_CHECKS: dict[str, Callable[[_Draft, Attribute, NotifyPolicy, bool], None]] = {
-    "notify-recipient-uri": _check_recipient,
-    "notify-pull-method": _check_pull_method,
-    "notify-events": _check_events,
-    "notify-lease-duration": _check_lease,
-    "notify-time-interval": _check_time_interval,
-    "notify-user-data": _check_user_data,
-    "notify-charset": _syntax_check(Tag.CHARSET),
-    "notify-natural-language": _syntax_check(Tag.NATURAL_LANGUAGE),
-}
-
-
-def grant_lease(requested: int | None, policy: NotifyPolicy, *, authenticated: bool) -> int:
-    """notify-lease-duration as granted (§5.3.8): the default when not asked, else the
-    supported value closest to the request; 0 (infinite) only when asked and supported."""
-    lease = policy.lease_default if requested is None else requested
-    if lease == 0 and policy.lease_min > 0:
-        lease = policy.lease_max
-    elif lease != 0:
-        lease = min(max(lease, max(policy.lease_min, 1)), policy.lease_max)
-    if not authenticated and (lease == 0 or lease > ANONYMOUS_LEASE_MAX):
-        lease = min(ANONYMOUS_LEASE_MAX, policy.lease_max)
-    return lease
-
-
-def lease_expiry(now: float, lease: int) -> float | None:
-    return None if lease == 0 else now + lease
-
-
-def creation_status(created: Sequence[bool]) -> Status:
-    """Status of Create-Job/Printer-Subscriptions (§11.1.1.2, §12)."""
-    if all(created):
-        return Status.SUCCESSFUL_OK
-    if any(created):
-        return Status.SUCCESSFUL_OK_IGNORED_SUBSCRIPTIONS
-    return Status.CLIENT_ERROR_IGNORED_ALL_SUBSCRIPTIONS
-
-
-def response_group(
-    template: SubscriptionTemplate, sub: SubscriptionRecord | None, status: Status | None
-) -> list[Attribute]:
-    """One Subscription Attributes Group of a creation response (§5.2 steps 7-8).
-    ``sub`` is None when nothing was created (or for Validate-Job)."""
-    attrs: list[Attribute] = []
-    if sub is not None:
-        attrs.append(Attribute.of("notify-subscription-id", Tag.INTEGER, sub.id))
-        if sub.job_id is None:
-            attrs.append(Attribute.of("notify-lease-duration", Tag.INTEGER, sub.lease_duration))
-    attrs.extend(template.unsupported)
-    if status is not None:
-        attrs.append(Attribute.of("notify-status-code", Tag.ENUM, int(status)))
-    return attrs
-
-
-# --- subscription attributes (RFC 3995 §5.3, §5.4) ----------------------------------------------
-
-
-def subscription_uuid(sub: SubscriptionRecord) -> str:
-    """notify-subscription-uuid, derived: stable for a subscription, and different for a
-    re-used id after the database was reset (created_at differs)."""
-    name = f"printhost-subscription:{sub.id}:{sub.created_at!r}"
-    return f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, name)}"
-
-
-def subscription_attributes(
-    sub: SubscriptionRecord, printer_uri: str, up_time: int, sequence_number: int
-) -> list[Attribute]:
-    a = Attribute.of
-    attrs = [
-        a("notify-subscription-id", Tag.INTEGER, sub.id),
-        a("notify-subscription-uuid", Tag.URI, subscription_uuid(sub)),
-        a("notify-printer-uri", Tag.URI, printer_uri),
-        a("notify-subscriber-user-name", Tag.NAME, sub.owner[:255] or "anonymous"),
-        a("notify-events", Tag.KEYWORD, *(sub.events or ("none",))),
-        a("notify-pull-method", Tag.KEYWORD, sub.pull_method),
-        a("notify-charset", Tag.CHARSET, CHARSET),
-        a("notify-natural-language", Tag.NATURAL_LANGUAGE, LANGUAGE),
-        a("notify-time-interval", Tag.INTEGER, sub.time_interval),
-        a("notify-sequence-number", Tag.INTEGER, max(0, sequence_number)),
-    ]
-    if sub.user_data:
-        attrs.append(a("notify-user-data", Tag.OCTET_STRING, sub.user_data))
-    if sub.job_id is not None:
-        attrs.append(a("notify-job-id", Tag.INTEGER, sub.job_id))
-    else:  # only Per-Printer Subscriptions have a lease (§5.3.8, §5.4.3, §5.4.4)
-        expiry = 0 if sub.expires_at is None else max(1, int(sub.expires_at))
-        attrs += [
-            a("notify-lease-duration", Tag.INTEGER, sub.lease_duration),
-            a("notify-lease-expiration-time", Tag.INTEGER, expiry),
-            a("notify-printer-up-time", Tag.INTEGER, max(1, up_time)),
-        ]
-    return attrs
-
-
-def select_subscription_attributes(
-    attrs: list[Attribute], requested: Iterable[str]
-) -> list[Attribute]:
-    """requested-attributes with the group names of §11.2.4.1.2."""
-    names = set(requested)
-    if "all" in names:
-        return attrs
-    if "subscription-template" in names:
-        names |= _TEMPLATE_NAMES
-    if "subscription-description" in names:
-        names |= _DESCRIPTION_NAMES
-    return [attr for attr in attrs if attr.name in names]
-
-
-def needs_sequence_number(requested: Iterable[str]) -> bool:
-    names = set(requested)
-    return bool(names & {"all", "subscription-description", "notify-sequence-number"})
-
-
-def may_access(principal: Principal, requester: str, sub: SubscriptionRecord) -> bool:
-    """Owners and operators only (RFC 3995 §25.1, RFC 3996 §5 access rights). A
-    subscription made with a proven identity is only the proven identity's: a name that
-    merely matches is a claim (invariant 4, as ``Principal.owns`` for jobs)."""
-    if principal.is_operator:
-        return True
-    return sub.owner == requester and (principal.authenticated or not sub.owner_authenticated)
-
-
-# --- matching events (RFC 3995 §5.3.3.5, §5.3.9) --------------------------------------------------
-
-
-def event_kinds(event: EventRecord) -> tuple[str, ...]:
-    """What an event is, most specific first: the server logs a job stopping as
-    job-state-changed with state processing-stopped, which is also 'job-stopped'."""
-    if event.kind == "job-state-changed" and event.data.get("state") == "processing-stopped":
-        return ("job-stopped", event.kind)
-    return (event.kind,)
-
-
-def subscribed_event(events: Iterable[str], event: EventRecord) -> str | None:
-    """The subscribed event that matches ``event`` (notify-subscribed-event, §8.1): the
-    event itself when subscribed, else the event it is a sub-value of; None if none."""
-    subscribed = tuple(events)
-    kinds = event_kinds(event)
-    exact = next((kind for kind in kinds if kind in subscribed), None)
-    if exact is not None:
-        return exact
-    return next((s for s in subscribed if SUB_EVENTS.get(s, frozenset()) & set(kinds)), None)
-
-
-def in_scope(
-    sub: SubscriptionRecord, event: EventRecord, printers_by_queue: Mapping[str, str]
-) -> bool:
-    """Job events reach Per-Printer Subscriptions of their queue and the Per-Job
-    Subscriptions of their job; printer events reach every subscription of the printer,
-    Per-Job ones included (§5.3.3.5.1-2). sub.queue None means all queues."""
-    if event.job_id is not None:
-        if sub.job_id is not None:
-            return event.job_id == sub.job_id
-        return sub.queue is None or event.queue == sub.queue
-    if sub.queue is None:
-        return sub.job_id is None
-    if event.queue is not None:
-        return event.queue == sub.queue
-    return event.printer is not None and printers_by_queue.get(sub.queue) == event.printer
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    sub: SubscriptionRecord
-    event: EventRecord
-    subscribed_event: str
-    number: int  # notify-sequence-number
-
-
-def sequence_number(sub: SubscriptionRecord, event: EventRecord) -> int:
-    return event.seq - sub.start_seq
-
-
-def notifications_for(
-    sub: SubscriptionRecord,
-    events: Iterable[EventRecord],
-    *,
-    first_number: int = 1,
-    not_before: float = float("-inf"),
-    printers_by_queue: Mapping[str, str] | None = None,
-) -> list[Notification]:
-    """The notifications of ``sub`` among ``events`` (in log order), numbered, from
-    ``first_number`` on, no older than ``not_before``. job-progress is thinned to one per
-    notify-time-interval seconds (§5.3.9) before the window is cut, so the same events give
-    the same notifications whatever the client asks."""
-    out: list[Notification] = []
-    last_progress: float | None = None
-    for event in events:
-        if event.seq <= sub.start_seq or not in_scope(sub, event, printers_by_queue or {}):
-            continue
-        subscribed = subscribed_event(sub.events, event)
-        if subscribed is None:
-            continue
-        if event.kind == "job-progress" and sub.time_interval > 0:
-            if last_progress is not None and event.time < last_progress + sub.time_interval:
-                continue
-            last_progress = event.time
-        number = sequence_number(sub, event)
-        if number >= first_number and event.time >= not_before:
-            out.append(Notification(sub, event, subscribed, number))
-    return out
-
-
-def scan_start(lowest: Iterable[int], last_seq: int, max_scan: int = MAX_SCAN) -> int:
-    """The log position to read after: the lowest one any subscription needs, but never
-    more than ``max_scan`` rows back."""
-    return max(min(lowest, default=last_seq), last_seq - max_scan, 0)
-
-
-def first_log_seq(sub: SubscriptionRecord, first_number: int) -> int:
-    """Log rows after this one can carry notify-sequence-number >= first_number."""
-    return sub.start_seq + max(first_number, 1) - 1
-
-
-def job_start_seq(events: Iterable[EventRecord], job_id: int, default: int) -> int:
-    """start_seq for a subscription created with its job: just before the job's first
-    event, so job-created is delivered (§11.1.3)."""
-    seqs = [event.seq for event in events if event.job_id == job_id]
-    return min(seqs) - 1 if seqs else default
-
-
-def is_complete(sub: SubscriptionRecord, job: JobRecord | None) -> bool:
-    """A Per-Job Subscription whose job ended (or is gone) has no more events to come
-    (successful-ok-events-complete, RFC 3996 §5.2)."""
-    return sub.job_id is not None and (job is None or job.state.is_terminal)
-
-
-def is_over(sub: SubscriptionRecord, job: JobRecord | None, now: float, event_life: int) -> bool:
-    """Whether housekeeping deletes ``sub``: its lease ran out (§5.4.3), or its job is
-    gone, or ended longer ago than events stay retrievable."""
-    if sub.job_id is None:
-        return sub.expires_at is not None and sub.expires_at <= now
-    if job is None:
-        return True
-    if not job.state.is_terminal:
-        return False
-    ended = job.completed_at if job.completed_at is not None else sub.created_at
-    return ended + event_life + EVENT_LIFE_GRACE <= now
-
-
-def is_expired(sub: SubscriptionRecord, now: float) -> bool:
-    return sub.expires_at is not None and sub.expires_at <= now
-
-
-# --- event notification content (RFC 3996 §5.2 tables 3-6) ----------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PrinterFacts:
-    name: str
-    state: PrinterState
-    reasons: tuple[str, ...]
-    accepting: bool
-
-
-def event_job_state(event: EventRecord, job: JobRecord | None) -> JobState:
-    """The job's state as of the event: logged with it, else the job's current state; a
-    job purged meanwhile is reported as canceled (§5.3.3.4.3)."""
-    logged = event.data.get("state")
-    if isinstance(logged, str) and logged in _JOB_STATES:
-        return _JOB_STATES[logged]
-    return job.state if job is not None else JobState.CANCELED
-
-
-def event_job_reasons(state: JobState, job: JobRecord | None) -> tuple[str, ...]:
-    if job is not None and job.state == state and job.state_reasons:
-        return job.state_reasons
-    return (_TERMINAL_REASONS.get(state, "none"),)
-
-
-def notify_text(kind: str, event: EventRecord, job_state: JobState | None) -> str:
-    queue = event.queue or event.printer or "printhost"
-    if event.job_id is not None:
-        template = _JOB_TEXT.get(kind, "Job {job} is now {state}.")
-        state = job_state.keyword if job_state is not None else "unknown"
-        return template.format(job=event.job_id, queue=queue, state=state)
-    text = _PRINTER_TEXT.get(kind, "Printer {queue} changed state").format(queue=queue)
-    by = event.data.get("by")
-    return f"{text} by {by}." if isinstance(by, str) and by else f"{text}."
-
-
-def event_attributes(
-    n: Notification, printer_uri: str, job: JobRecord | None, printer: PrinterFacts | None
-) -> list[Attribute]:
-    """One Event Notification Attributes Group (RFC 3996 §5.2, tables 3-6)."""
-    a = Attribute.of
-    event, kind = n.event, event_kinds(n.event)[0]
-    job_state = event_job_state(event, job) if event.job_id is not None else None
-    attrs = [
-        a("notify-subscription-id", Tag.INTEGER, n.sub.id),
-        a("notify-sequence-number", Tag.INTEGER, n.number),
-        a("notify-subscribed-event", Tag.KEYWORD, n.subscribed_event),
-        a("notify-printer-uri", Tag.URI, printer_uri),
-        a("notify-text", Tag.TEXT, clean_text(notify_text(kind, event, job_state))),
-        a("notify-charset", Tag.CHARSET, CHARSET),
-        a("notify-natural-language", Tag.NATURAL_LANGUAGE, LANGUAGE),
-        a("notify-user-data", Tag.OCTET_STRING, n.sub.user_data),
-        a("printer-up-time", Tag.INTEGER, max(1, int(event.time))),
-        a("printer-current-time", Tag.DATE_TIME, _datetime(event.time)),
-    ]
-    if printer is not None:
-        attrs.append(a("printer-name", Tag.NAME, printer.name))
-    if event.job_id is not None and job_state is not None:
-        attrs += _job_event_attributes(n, kind, job, job_state)
-    elif printer is not None:
-        attrs += [
-            a("printer-state", Tag.ENUM, int(printer.state)),
-            a("printer-state-reasons", Tag.KEYWORD, *(printer.reasons or ("none",))),
-            a("printer-is-accepting-jobs", Tag.BOOLEAN, printer.accepting),
-        ]
-    return attrs
-
-
-def _job_event_attributes(
-    n: Notification, kind: str, job: JobRecord | None, state: JobState
-) -> list[Attribute]:
-    a = Attribute.of
-    job_id = n.event.job_id
-    assert job_id is not None
-    attrs = [
-        a("job-id", Tag.INTEGER, job_id),
-        a("notify-job-id", Tag.INTEGER, job_id),  # what CUPS clients read (system-config-printer)
-        a("job-state", Tag.ENUM, int(state)),
-        a("job-state-reasons", Tag.KEYWORD, *event_job_reasons(state, job)),
-    ]
-    if (kind, n.subscribed_event) in _IMPRESSIONS_COMBINATIONS:  # RFC 3996 table 5
-        done = job.impressions_completed if job is not None else 0
-        attrs.append(a("job-impressions-completed", Tag.INTEGER, max(0, done)))
-    return attrs
-
-
-_IMPRESSIONS_COMBINATIONS = frozenset({
-    ("job-progress", "job-progress"),
-    ("job-completed", "job-completed"),
-    ("job-completed", "job-state-changed"),
-})  # fmt: skip
-
-
-def _datetime(epoch: float) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(int(epoch), tz=datetime.UTC)
 
 
 # --- handlers -------------------------------------------------------------------------------------
@@ -679,22 +96,6 @@ async def create_subscriptions_for_job(ctx: Context) -> Message:
     templates = _templates(ctx, DEFAULT_POLICY, per_job=True, required=True)
     groups, created = await _create(ctx, templates, DEFAULT_POLICY, queue=job.queue, job=job)
     return _creation_response(ctx, creation_status(created), groups)
-
-
-@dataclass(frozen=True, slots=True)
-class SubscriptionGroups:
-    """The Subscription Attributes Groups for a job creation response."""
-
-    groups: list[AttributeGroup]
-    ignored_subscriptions: bool
-
-    def add_to(self, response: Message) -> None:
-        """Append the groups (after the job group) and, when a subscription was refused,
-        report successful-ok-ignored-subscriptions, which hides any other successful-ok-xxx
-        (RFC 3995 §11.1.3.2, §12.1). The job itself succeeded either way."""
-        response.groups.extend(self.groups)
-        if self.ignored_subscriptions and Status(response.code).is_success:
-            response.code = Status.SUCCESSFUL_OK_IGNORED_SUBSCRIPTIONS
 
 
 async def create_job_subscriptions(ctx: Context, job: JobRecord) -> SubscriptionGroups:
@@ -818,7 +219,7 @@ async def get_notifications(ctx: Context) -> Message:
     facts = _Facts(ctx)
     for n in found:
         job = await facts.job(n.event.job_id)
-        printer = await facts.printer(_event_queue(n.sub, n.event, facts.printers_by_queue))
+        printer = await facts.printer(event_queue(n.sub, n.event, facts.printers_by_queue))
         attrs = event_attributes(n, _printer_uri(ctx, n.sub.queue), job, printer)
         add_group(response, Tag.EVENT_NOTIFICATION, attrs)
     return response
@@ -949,7 +350,7 @@ def _requested_lease(ctx: Context) -> int | None:
     )
     if attr is None:
         return None
-    if not _is_int(attr.value) or len(attr.items) != 1:
+    if not is_int(attr.value) or len(attr.items) != 1:
         raise bad_request("notify-lease-duration must be one integer")
     value = attr.value
     assert isinstance(value, int)
@@ -1075,15 +476,6 @@ def _printer_uri(ctx: Context, queue: str | None) -> str:
 def _printers_by_queue(ctx: Context) -> dict[str, str]:
     registry = ctx.services.queues
     return {name: registry.printer_name(name) for name in registry.names()}
-
-
-def _event_queue(
-    sub: SubscriptionRecord, event: EventRecord, printers_by_queue: Mapping[str, str]
-) -> str | None:
-    """The queue whose state a printer event reports."""
-    if event.queue or sub.queue:
-        return event.queue or sub.queue
-    return next((q for q, p in printers_by_queue.items() if p == event.printer), None)
 
 
 class _Facts:

@@ -1,4 +1,4 @@
-"""Sans-I/O codec for IPP messages (RFC 8010 §3): bytes in, ``Message`` out, and back.
+"""Sans-I/O decoder for IPP messages (RFC 8010 §3): bytes in, ``Message`` out.
 
 Hand-written because no maintained Python library encodes *and* decodes IPP completely
 for a server: every value syntax, collections, 1setOf with mixed syntaxes, out-of-band,
@@ -35,12 +35,23 @@ Decoding raises only ``IppDecodeError``; ``status`` is the IPP status to answer 
 from __future__ import annotations
 
 import datetime
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
 from printhost.ipp.constants import Status, Tag
+from printhost.ipp.layout import (
+    ASCII_TAGS,
+    DATE_TIME,
+    HEADER,
+    INTEGER,
+    RANGE,
+    RESOLUTION,
+    STRUCTURAL_TAGS,
+    TAGS,
+    WIRE_MAX,
+    tag_name,
+)
 from printhost.ipp.model import (
     Attribute,
     AttributeGroup,
@@ -59,31 +70,9 @@ __all__ = [
     "IppDecodeError",
     "MessageDecoder",
     "decode_message",
-    "encode_message",
 ]
 
-_HEADER = struct.Struct(">BBHi")  # version major, minor, operation-id/status-code, request-id
-_U16 = struct.Struct(">H")
-_RECORD_HEAD = struct.Struct(">BH")  # value-tag, name-length
-_INTEGER = struct.Struct(">i")
-_RESOLUTION = struct.Struct(">iib")  # cross-feed, feed, units (§3.9)
-_RANGE = struct.Struct(">ii")
-_DATE_TIME = struct.Struct(">HBBBBBBcBB")  # RFC 2579 DateAndTime, 11 octets
-_WIRE_MAX = 0xFFFF
-_TAGS: dict[int, Tag] = {int(t): t for t in Tag}
-_END_COLLECTION_RECORD = b"\x37\x00\x00\x00\x00"
-_MEMBER_HEAD = b"\x4a\x00\x00"  # memberAttrName, name-length 0; the value is the name
-_BEGIN_COLLECTION = int(Tag.BEGIN_COLLECTION)
-_STRUCTURAL_TAGS = frozenset((Tag.MEMBER_ATTR_NAME, Tag.END_COLLECTION))
 _TOO_LARGE = Status.CLIENT_ERROR_REQUEST_ENTITY_TOO_LARGE
-_ASCII_TAGS = (
-    Tag.KEYWORD,
-    Tag.URI,
-    Tag.URI_SCHEME,
-    Tag.CHARSET,
-    Tag.NATURAL_LANGUAGE,
-    Tag.MIME_MEDIA_TYPE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,10 +101,7 @@ class DecodeLimits:
     def __post_init__(self) -> None:
         if self.max_header_bytes < 9 or min(self.max_attributes, self.max_values_per_attribute) < 1:
             raise ValueError(f"limits too small to decode any message: {self}")
-        if (
-            not 1 <= self.max_name_length <= _WIRE_MAX
-            or not 0 <= self.max_value_length <= _WIRE_MAX
-        ):
+        if not 1 <= self.max_name_length <= WIRE_MAX or not 0 <= self.max_value_length <= WIRE_MAX:
             raise ValueError(f"name and value limits must be within the wire maximum 65535: {self}")
         if self.max_collection_depth < 0:
             raise ValueError(f"max_collection_depth must not be negative: {self}")
@@ -146,18 +132,13 @@ class _BadValue(Exception):
     """Raised by a value decoder; the decoder adds where it happened."""
 
 
-def _tag_name(tag: int) -> str:
-    known = _TAGS.get(tag)
-    return known.name.lower().replace("_", "-") if known is not None else f"tag 0x{tag:02x}"
-
-
 # --- value decoders: one value's octets -> its Python value (RFC 8010 §3.9) ---
 
 
 def _decode_integer(raw: bytes) -> int:
     if len(raw) != 4:
         raise _BadValue(f"length {len(raw)}, must be 4")
-    return int(_INTEGER.unpack(raw)[0])
+    return int(INTEGER.unpack(raw)[0])
 
 
 def _decode_boolean(raw: bytes) -> bool:
@@ -191,7 +172,7 @@ def _decode_ascii(raw: bytes) -> str:
 def _decode_date_time(raw: bytes) -> datetime.datetime:
     if len(raw) != 11:
         raise _BadValue(f"length {len(raw)}, an RFC 2579 DateAndTime has 11")
-    year, month, day, hour, minute, second, deci, sign, off_h, off_m = _DATE_TIME.unpack(raw)
+    year, month, day, hour, minute, second, deci, sign, off_h, off_m = DATE_TIME.unpack(raw)
     if sign not in (b"+", b"-") or deci > 9 or off_h > 23 or off_m > 59:
         raise _BadValue(f"invalid DateAndTime {raw.hex()}")
     offset = datetime.timedelta(hours=off_h, minutes=off_m)
@@ -207,13 +188,13 @@ def _decode_date_time(raw: bytes) -> datetime.datetime:
 def _decode_resolution(raw: bytes) -> Resolution:
     if len(raw) != 9:
         raise _BadValue(f"length {len(raw)}, must be 9")
-    return Resolution(*_RESOLUTION.unpack(raw))
+    return Resolution(*RESOLUTION.unpack(raw))
 
 
 def _decode_range(raw: bytes) -> RangeOfInteger:
     if len(raw) != 8:
         raise _BadValue(f"length {len(raw)}, must be 8")
-    return RangeOfInteger(*_RANGE.unpack(raw))
+    return RangeOfInteger(*RANGE.unpack(raw))
 
 
 def _decode_with_language(raw: bytes) -> StringWithLanguage:
@@ -249,7 +230,7 @@ _DECODERS: dict[int, Callable[[bytes], PyValue]] = {
     Tag.TEXT: _decode_utf8,
     Tag.NAME: _decode_utf8,
     Tag.EXTENSION: _decode_extension,
-    **dict.fromkeys(_ASCII_TAGS, _decode_ascii),
+    **dict.fromkeys(ASCII_TAGS, _decode_ascii),
 }
 
 
@@ -260,10 +241,10 @@ def _decode_out_of_band(raw: bytes) -> None:
 def _decoding(tag: int) -> tuple[int, Callable[[bytes], PyValue] | None]:
     """(the tag to store, its value decoder); None for begCollection, which opens a frame."""
     if tag == Tag.BEGIN_COLLECTION:
-        return _TAGS[tag], None
+        return TAGS[tag], None
     if 0x10 <= tag < 0x20:
-        return _TAGS.get(tag, tag), _decode_out_of_band
-    return _TAGS.get(tag, tag), _DECODERS.get(tag, _decode_octets)  # unknown tags: kept raw
+        return TAGS.get(tag, tag), _decode_out_of_band
+    return TAGS.get(tag, tag), _DECODERS.get(tag, _decode_octets)  # unknown tags: kept raw
 
 
 _VALUE_TAGS = [_decoding(tag) for tag in range(0x100)]  # indexed by value tag
@@ -312,7 +293,7 @@ class MessageDecoder:
         self._header_done = self._done = self._failed = False
         self._buf = bytearray()  # the unfinished record
         self._base = 0  # offset of _buf[0] from the first byte of the message
-        self._need = _HEADER.size  # octets _buf needs before parsing can progress
+        self._need = HEADER.size  # octets _buf needs before parsing can progress
 
     def feed(self, data: bytes) -> Message | None:
         """Decode what ``data`` completes; return the message once its end tag is read."""
@@ -358,8 +339,8 @@ class MessageDecoder:
         """
         pos, end, self._need = 0, len(data), 1
         if not self._header_done:
-            if end < _HEADER.size:
-                self._need = _HEADER.size
+            if end < HEADER.size:
+                self._need = HEADER.size
                 return 0
             pos = self._read_header(data)
         limits = self.limits
@@ -387,10 +368,10 @@ class MessageDecoder:
         return pos
 
     def _read_header(self, data: bytes) -> int:
-        major, minor, code, request_id = _HEADER.unpack_from(data)
+        major, minor, code, request_id = HEADER.unpack_from(data)
         self._message = Message((major, minor), code, request_id)  # the server judges version
         self._header_done = True
-        return _HEADER.size
+        return HEADER.size
 
     def _octets_needed(self, data: bytes, pos: int) -> int:
         """Octets from ``pos`` the record there needs before it may be complete. Raise as
@@ -440,7 +421,7 @@ class MessageDecoder:
         # A new attribute in the current group (RFC 8010 §3.1.4): the common case, inline.
         name = self._name(data[pos + 3 : value_at - 2], pos + 3)
         group = self._group
-        if group is None or self._frames or tag in _STRUCTURAL_TAGS:
+        if group is None or self._frames or tag in STRUCTURAL_TAGS:
             self._misplaced(tag, name, pos)
         self._count_attribute(pos, name)
         self._last = last = Attribute(name, [])
@@ -469,12 +450,12 @@ class MessageDecoder:
         elif tag == 0x00:
             raise self._error("reserved delimiter tag 0x00 (RFC 8010 §3.5.1)", pos)
         else:  # 0x0B-0x0F are reserved for future groups (§3.5.1); the server may refuse them
-            self._group = self._message.add_group(_TAGS.get(tag, tag))
+            self._group = self._message.add_group(TAGS.get(tag, tag))
             self._last = None
 
     def _additional_value(self, tag: int, raw: bytes, pos: int) -> None:
         """A record without a name outside collections: one more value (RFC 8010 §3.1.5)."""
-        if self._last is None or tag in _STRUCTURAL_TAGS:
+        if self._last is None or tag in STRUCTURAL_TAGS:
             self._misplaced(tag, "", pos)
         self._add_value(self._last, tag, raw, pos, self._last.name)
 
@@ -482,8 +463,8 @@ class MessageDecoder:
         if self._frames:
             what = f"record named {name!r} inside a collection (RFC 8010 §3.1.6: name-length 0)"
             raise self._error(what, pos, self._frames[-1].path)
-        if tag in _STRUCTURAL_TAGS:
-            what = f"{_tag_name(tag)} outside a collection (RFC 8010 §3.1.6)"
+        if tag in STRUCTURAL_TAGS:
+            what = f"{tag_name(tag)} outside a collection (RFC 8010 §3.1.6)"
             raise self._error(what, pos, name or None)
         if self._group is None:
             raise self._error("attribute before the first group tag (RFC 8010 §3.1.2)", pos, name)
@@ -530,7 +511,7 @@ class MessageDecoder:
             try:
                 value = decode(raw)
             except _BadValue as exc:
-                raise self._error(f"bad {_tag_name(tag)} value ({exc})", pos, path) from None
+                raise self._error(f"bad {tag_name(tag)} value ({exc})", pos, path) from None
         attr.items.append(Value(tag_object, value))
 
     def _open_collection(self, pos: int, path: str) -> Collection:
@@ -566,177 +547,3 @@ def decode_message(data: bytes, limits: DecodeLimits = DEFAULT_LIMITS) -> tuple[
     decoder.close()  # raises when the end-of-attributes tag was not reached
     assert message is not None
     return message, decoder.leftover
-
-
-# --- encoding: Python values by tag as documented in printhost.ipp.model ---
-
-
-def encode_message(message: Message) -> bytes:
-    """Encode ``message`` (RFC 8010 §3.1); raise TypeError/ValueError for values that the
-    wire cannot carry or that do not match their tag."""
-    major, minor = message.version
-    try:
-        parts = [_HEADER.pack(major, minor, message.code, message.request_id)]
-    except struct.error as exc:
-        raise ValueError(f"message header out of range: {exc}") from None
-    for group in message.groups:
-        if not 0x01 <= group.tag <= 0x0F or group.tag == Tag.END:
-            raise ValueError(f"{group.tag!r} is not a group tag (RFC 8010 §3.5.1)")
-        parts.append(bytes((group.tag,)))
-        for attr in group.attributes:
-            _encode_attribute(parts, attr, member=False)
-    parts.append(bytes((Tag.END,)))
-    return b"".join(parts)
-
-
-def _encode_attribute(parts: list[bytes], attr: Attribute, *, member: bool) -> None:
-    """A top-level attribute (§3.1.4-5), or a collection member (§3.1.6) when ``member``."""
-    try:
-        name = _encode_ascii(attr.name)
-        if not name or len(name) > _WIRE_MAX or not attr.items:
-            raise ValueError("an attribute needs a name of 1-65535 octets and a value")
-        if member:
-            parts += (_MEMBER_HEAD, _U16.pack(len(name)), name)
-            name = b""
-        for item in attr.items:
-            _encode_value(parts, name, item)
-            name = b""  # additional values have name-length 0 (RFC 8010 §3.1.5)
-    except TypeError as exc:
-        raise TypeError(f"attribute {attr.name!r}: {exc}") from None
-    except ValueError as exc:
-        raise ValueError(f"attribute {attr.name!r}: {exc}") from None
-
-
-def _encode_value(parts: list[bytes], name: bytes, item: Value) -> None:
-    tag, value = item
-    if tag == _BEGIN_COLLECTION:
-        _encode_collection(parts, name, value)
-        return
-    encode = _ENCODING[tag] if 0 <= tag <= 0xFF else None
-    if encode is None:
-        raise ValueError(f"{tag!r} is not a value tag")
-    try:
-        octets = encode(value)
-    except struct.error as exc:
-        raise ValueError(f"{_tag_name(tag)} value {value!r} out of range: {exc}") from None
-    if len(octets) > _WIRE_MAX:
-        raise ValueError(f"value of {len(octets)} octets; the wire allows 65535 (RFC 8010 §3.8)")
-    parts += (_RECORD_HEAD.pack(tag, len(name)), name, _U16.pack(len(octets)), octets)
-
-
-def _encode_collection(parts: list[bytes], name: bytes, value: PyValue) -> None:
-    if not isinstance(value, Collection):
-        raise _type_error("Collection", value)
-    parts += (_RECORD_HEAD.pack(_BEGIN_COLLECTION, len(name)), name, b"\x00\x00")
-    for member in value.members:
-        _encode_attribute(parts, member, member=True)
-    parts.append(_END_COLLECTION_RECORD)
-
-
-def _type_error(expected: str, value: PyValue) -> TypeError:
-    return TypeError(f"expected {expected}, got {type(value).__name__} {value!r}")
-
-
-def _encode_integer(value: PyValue) -> bytes:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise _type_error("int", value)
-    return _INTEGER.pack(value)
-
-
-def _encode_boolean(value: PyValue) -> bytes:
-    if not isinstance(value, bool):
-        raise _type_error("bool", value)
-    return b"\x01" if value else b"\x00"
-
-
-def _encode_out_of_band(value: PyValue) -> bytes:
-    if value is not None:
-        raise TypeError(f"an out-of-band value is None, not {value!r}")
-    return b""
-
-
-def _encode_octets(value: PyValue) -> bytes:
-    if not isinstance(value, bytes):
-        raise _type_error("bytes", value)
-    return value
-
-
-def _encode_extension(value: PyValue) -> bytes:
-    if len(_encode_octets(value)) < 4:
-        raise ValueError("an extension (0x7F) value starts with a 4-octet type (RFC 8010 §3.5.2)")
-    return _encode_octets(value)
-
-
-def _encode_utf8(value: PyValue) -> bytes:
-    if not isinstance(value, str):
-        raise _type_error("str", value)
-    return value.encode("utf-8")
-
-
-def _encode_ascii(value: PyValue) -> bytes:
-    if not isinstance(value, str):
-        raise _type_error("str", value)
-    if not (value.isascii() and value.isprintable()):
-        raise ValueError(f"{value!r} is not printable US-ASCII")
-    return value.encode("ascii")
-
-
-def _encode_date_time(value: PyValue) -> bytes:
-    if not isinstance(value, datetime.datetime):
-        raise _type_error("datetime", value)
-    offset = value.utcoffset()
-    if offset is None or offset % datetime.timedelta(minutes=1):
-        raise ValueError(f"{value!r} needs a UTC offset in whole minutes (RFC 2579)")
-    minutes = abs(offset) // datetime.timedelta(minutes=1)
-    sign = b"-" if offset < datetime.timedelta(0) else b"+"
-    v = value
-    fields = (v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond // 100_000)
-    return _DATE_TIME.pack(*fields, sign, *divmod(minutes, 60))
-
-
-def _encode_resolution(value: PyValue) -> bytes:
-    if not isinstance(value, Resolution):
-        raise _type_error("Resolution", value)
-    return _RESOLUTION.pack(value.cross_feed, value.feed, value.units)
-
-
-def _encode_range(value: PyValue) -> bytes:
-    if not isinstance(value, RangeOfInteger):
-        raise _type_error("RangeOfInteger", value)
-    return _RANGE.pack(value.lower, value.upper)
-
-
-def _encode_with_language(value: PyValue) -> bytes:
-    if not isinstance(value, StringWithLanguage):
-        raise _type_error("StringWithLanguage", value)
-    language, text = _encode_ascii(value.language), _encode_utf8(value.text)
-    return _U16.pack(len(language)) + language + _U16.pack(len(text)) + text
-
-
-_ENCODERS: dict[int, Callable[[PyValue], bytes]] = {
-    Tag.INTEGER: _encode_integer,
-    Tag.ENUM: _encode_integer,
-    Tag.BOOLEAN: _encode_boolean,
-    Tag.OCTET_STRING: _encode_octets,
-    Tag.DATE_TIME: _encode_date_time,
-    Tag.RESOLUTION: _encode_resolution,
-    Tag.RANGE_OF_INTEGER: _encode_range,
-    Tag.TEXT_WITH_LANGUAGE: _encode_with_language,
-    Tag.NAME_WITH_LANGUAGE: _encode_with_language,
-    Tag.TEXT: _encode_utf8,
-    Tag.NAME: _encode_utf8,
-    Tag.EXTENSION: _encode_extension,
-    **dict.fromkeys(_ASCII_TAGS, _encode_ascii),
-}
-
-
-def _encoding(tag: int) -> Callable[[PyValue], bytes] | None:
-    """The value encoder for ``tag``; None where no value may carry it."""
-    if tag < 0x10 or tag in _STRUCTURAL_TAGS:
-        return None  # delimiters; memberAttrName and endCollection are written by collections
-    if tag < 0x20:
-        return _encode_out_of_band
-    return _ENCODERS.get(tag, _encode_octets)  # unknown tags carry their raw octets
-
-
-_ENCODING = [_encoding(tag) for tag in range(0x100)]  # indexed by value tag
