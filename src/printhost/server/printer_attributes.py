@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from printhost.ipp.constants import Tag
 from printhost.ipp.model import Attribute, PyValue, RangeOfInteger, Resolution
@@ -86,10 +87,18 @@ MAX_TEXT = 1023  # octets, RFC 8011 §5.1.2 text(MAX)
 
 def printer_attributes(desc: QueueDescription, status: QueueStatus) -> list[Attribute]:
     """Every printer attribute of the queue, in family order, each name once."""
+    return [*static_attributes(desc), *_state(desc, status)]
+
+
+@lru_cache(maxsize=256)
+def static_attributes(desc: QueueDescription) -> tuple[Attribute, ...]:
+    """The attributes that follow from the description alone, built once per description
+    (they are ~90% of the set, and building them was most of a Get-Printer-Attributes).
+    Shared between responses: callers must not modify them."""
     media = media_mod.media_attributes(
         desc.media, desc.media_default, desc.media_ready, borderless=desc.borderless
     )
-    return [
+    return (
         *_identity(desc),
         *_protocol(desc),
         *_document_formats(desc),
@@ -99,8 +108,7 @@ def printer_attributes(desc: QueueDescription, status: QueueStatus) -> list[Attr
         *_jobs(desc),
         *_security(desc),
         *_notifications(desc),
-        *_state(desc, status),
-    ]
+    )
 
 
 def _identity(desc: QueueDescription) -> list[Attribute]:
