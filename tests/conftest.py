@@ -48,6 +48,8 @@ from support.documents import ensure_sample_documents
 from support.ipptool import COUNTS_PROPERTY
 from support.server import PrinthostServer, ServerStartError
 
+pytest_plugins = ["peers.fixtures"]
+
 _SERVERS = pytest.StashKey[list[tuple[PrinthostServer, int]]]()
 #: Per-process (in the xdist controller: from all workers) ipptool count lines.
 _COLLECTED_COUNTS: list[str] = []

@@ -12,9 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from peers.cupsd import PrivateCupsd
 from peers.ippeveprinter import IppEvePrinter
-from peers.lpdserver import CupsLpdServer
 from peers.sink import RawSink
 
 from printhost.dispatch.backends.base import DocumentFile
@@ -88,17 +86,3 @@ def hanging_sink() -> Iterator[RawSink]:
 
 
 # -- LPD ----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="session")
-def cupsd() -> Iterator[PrivateCupsd]:
-    """A private cupsd with a shared raw queue ``Q`` (in its own temp dir, see PrivateCupsd)."""
-    with PrivateCupsd() as server:
-        server.add_raw_queue("Q")
-        yield server
-
-
-@pytest.fixture(scope="session")
-def lpd_server(cupsd: PrivateCupsd) -> Iterator[CupsLpdServer]:
-    with CupsLpdServer(cupsd) as server:
-        yield server

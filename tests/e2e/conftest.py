@@ -19,9 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from peers.cupsd import PrivateCupsd
 from peers.ippeveprinter import IppEvePrinter
-from peers.lpdserver import CupsLpdServer
 
 
 @pytest.fixture
@@ -52,17 +50,3 @@ def public_dir() -> Iterator[Path]:
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture(scope="session")
-def cupsd() -> Iterator[PrivateCupsd]:
-    """A private cupsd per worker with a shared raw queue ``Q`` (the LPD target)."""
-    with PrivateCupsd() as server:
-        server.add_raw_queue("Q")
-        yield server
-
-
-@pytest.fixture(scope="session")
-def lpd_server(cupsd: PrivateCupsd) -> Iterator[CupsLpdServer]:
-    with CupsLpdServer(cupsd) as server:
-        yield server
