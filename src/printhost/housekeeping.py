@@ -6,6 +6,8 @@
   the documents it has, or canceled when it has none (action process-job, RFC 8011 §5.4.28
   and PWG 5100.7).
 - Expired subscriptions are removed (RFC 3995 §5.4).
+- Jobs held until a time (job-hold-until evening, 23:00, weekend...) are released when
+  it comes (jobs/hold.py).
 - Spool files no document refers to are deleted: a crash between the spool's fsync and
   the job's commit leaves one (the job was never acknowledged, so nothing is lost). Only
   files untouched for ``ORPHAN_AGE_SECONDS`` count, so an upload in flight is never taken.
@@ -19,6 +21,8 @@ import asyncio
 import contextlib
 import logging
 
+from printhost.ipp.constants import JobState
+from printhost.jobs.hold import release_time
 from printhost.jobs.service import ACTIVE_STATES, JobNotPossible
 from printhost.server.operations.subscriptions import expire_subscriptions
 from printhost.server.services import Services
@@ -38,6 +42,7 @@ async def run(services: Services, interval: float = INTERVAL_SECONDS) -> None:
         try:
             await expire_history(services)
             await close_abandoned_jobs(services)
+            await release_due_holds(services)
             await expire_subscriptions(services)
             if rounds % SWEEP_EVERY_ROUNDS == 0:
                 await sweep_spool(services)
@@ -86,3 +91,19 @@ async def sweep_spool(services: Services, age: float = ORPHAN_AGE_SECONDS) -> in
     if orphans:
         log.info("deleted %d orphaned spool file(s)", len(orphans))
     return len(orphans)
+
+
+async def release_due_holds(services: Services) -> int:
+    """Release held jobs whose job-hold-until time has come. The hold counts from the
+    job's creation (the moment the client asked for it)."""
+    now = services.clock.now()
+    released = 0
+    for job in await services.jobs.list(JobFilter(states=(JobState.PENDING_HELD,))):
+        if job.hold_until is None or "job-hold-until-specified" not in job.state_reasons:
+            continue
+        due = release_time(job.hold_until, job.created_at)
+        if due is not None and due <= now:
+            with contextlib.suppress(JobNotPossible):
+                await services.jobs.release(job)
+                released += 1
+    return released

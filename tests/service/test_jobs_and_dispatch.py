@@ -4,6 +4,7 @@ spool with a fake clock: nothing here sleeps to make time pass."""
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 import socket
 from collections.abc import AsyncIterator
@@ -262,3 +263,18 @@ async def test_orphaned_spool_files_are_swept(world: World) -> None:
     assert not spool.path(orphan.path).exists()
     assert spool.path(kept.documents[0].path).exists()
     assert spool.path(in_flight.path).exists()
+
+
+async def test_timed_holds_are_released_when_due(world: World) -> None:
+    jobs = world.services.jobs
+    start = datetime.datetime.fromtimestamp(world.clock.now(), tz=datetime.UTC)
+    in_an_hour = (start + datetime.timedelta(hours=1)).strftime("%H:%M")
+    timed = await jobs.submit(_spec(hold_until=in_an_hour), [await _document(world)])
+    forever = await jobs.submit(_spec(hold_until="indefinite"), [await _document(world)])
+    assert await housekeeping.release_due_holds(world.services) == 0
+    world.clock.advance(3600)
+    assert await housekeeping.release_due_holds(world.services) == 1
+    released = await world.services.store.get_job(timed.id)
+    still = await world.services.store.get_job(forever.id)
+    assert released is not None and released.state == JobState.PENDING
+    assert still is not None and still.state == JobState.PENDING_HELD

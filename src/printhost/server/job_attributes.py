@@ -16,6 +16,7 @@ from printhost.ipp.constants import Tag
 from printhost.ipp.decoder import decode_message
 from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Attribute, AttributeGroup, Message
+from printhost.jobs.hold import KEYWORDS as HOLD_KEYWORDS
 from printhost.jobs.model import JobRecord
 
 #: Returned by Get-Jobs when requested-attributes is absent (RFC 8011 §4.2.6.1).
@@ -99,7 +100,7 @@ def _description(job: JobRecord, view: JobView) -> list[Attribute]:
         a("job-k-octets", Tag.INTEGER, job.k_octets),
         a("job-impressions-completed", Tag.INTEGER, job.impressions_completed),
         a("job-priority", Tag.INTEGER, job.priority),
-        a("job-hold-until", Tag.KEYWORD, job.hold_until or "no-hold"),
+        _hold_until(job.hold_until),
         a("time-at-creation", Tag.INTEGER, int(job.created_at)),
         _time("time-at-processing", job.processing_at),
         _time("time-at-completed", job.completed_at),
@@ -133,6 +134,13 @@ def _documents(job: JobRecord) -> list[Attribute]:
     if names:
         attrs.append(a("document-name-supplied", Tag.NAME, names[0][:255]))
     return attrs
+
+
+def _hold_until(value: str | None) -> Attribute:
+    """A keyword, or a time of day ("23:00"), which is no keyword: CUPS sends it as a name."""
+    value = value or "no-hold"
+    tag = Tag.KEYWORD if value in HOLD_KEYWORDS else Tag.NAME
+    return Attribute.of("job-hold-until", tag, value)
 
 
 def _time(name: str, value: float | None) -> Attribute:
