@@ -6,6 +6,8 @@
 #   make typecheck  mypy (configuration in pyproject.toml)
 #   make pytest     only the tests (PYTEST_ARGS=... to select, PYTEST_WORKERS=N to size)
 #   make format     ruff format (not part of `make test`)
+#   make bench      printhost vs CUPS 2.4 side by side (BENCH_ARGS=--quick, --repeat N,
+#                   --rows 1,3); table on stdout, results in bench/results/
 #   make clean      caches and install stamps; `make distclean` also removes .venv
 #
 # pip uses whatever index or mirror pip itself is configured with (pip.conf,
@@ -42,7 +44,7 @@ PYTEST_ARGS ?=
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test deps venv install install-test lint typecheck pytest format clean distclean
+.PHONY: run test deps venv install install-test lint typecheck pytest format bench clean distclean
 
 # --- Debian packages ---------------------------------------------------------
 
@@ -98,7 +100,7 @@ run: $(RUN_STAMP)
 	$(BIN)/printhost serve $(if $(CONFIG),--config $(CONFIG))
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 
 typecheck: $(TEST_STAMP)
 	$(BIN)/mypy
@@ -121,7 +123,14 @@ test: deps $(TEST_STAMP)
 	exit $$status
 
 format: $(TEST_STAMP)
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff format src tests bench
+
+# Benchmarks are not tests: `make test` only runs tests/bench (the quick bench, end to
+# end, no timing assertions). The bench needs the same Debian packages (cupsd,
+# ippeveprinter, dbus-daemon, Ghostscript) and root, for cupsd's lp backends.
+BENCH_ARGS ?=
+bench: deps $(RUN_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf .mypy_cache .ruff_cache .pytest_cache .hypothesis build dist src/*.egg-info

@@ -1,0 +1,371 @@
+"""``python -m bench [--quick] [--repeat N] [--rows 1,3] [--out DIR]``: run, print, save.
+
+The plan is data: :data:`SCENARIOS` says what runs (and for which servers), :data:`LINES`
+which figure of which scenario each table line shows. Runs go scenario by scenario, each
+repeated ``--repeat`` times with printhost and CUPS taking turns to go first, so slow drift
+of a shared machine does not favour one of them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import PROJECT_DIR, scenarios
+from bench.documents import make_documents
+from bench.report import (
+    LABELS,
+    Line,
+    TextLine,
+    machine_info,
+    markdown,
+    raw_runs,
+    table_rows,
+    write_results,
+)
+from bench.scenarios import Context, Outcome
+from bench.servers import FACTS
+
+#: Client CPU share (of one core) above which the notes warn it may limit a figure.
+BUSY_CLIENT = 0.5
+REQUIRED_PROGRAMS = ("cupsd", "lpadmin", "ippeveprinter", "dbus-daemon", "gs")
+RunFunction = Callable[[Context, str], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    id: str
+    row: int
+    run: RunFunction
+    labels: tuple[str, ...] = LABELS
+    #: Runs regardless of --repeat (the burst is one long run).
+    repeats: int | None = None
+    #: At least this many runs in a full run: CUPS's intake runs last a tenth of a second
+    #: (it holds at most 500 active jobs), so one run says little; more medians help.
+    min_repeats: int = 1
+
+    def count(self, repeat: int, quick: bool) -> int:
+        if self.repeats is not None:
+            return self.repeats
+        return repeat if quick else max(repeat, self.min_repeats)
+
+
+def _intake(doc: str, clients: int, large: bool, paused: bool = True) -> RunFunction:
+    async def run(ctx: Context, label: str) -> Outcome:
+        count = ctx.sizes.large_jobs if large else ctx.sizes.intake_jobs
+        return await scenarios.intake(ctx, label, doc, count, clients, paused=paused)
+
+    return run
+
+
+def _socket(printers: int) -> RunFunction:
+    async def run(ctx: Context, label: str) -> Outcome:
+        return await scenarios.end_to_end_socket(ctx, label, printers)
+
+    return run
+
+
+def _ipp(suffix: str) -> RunFunction:
+    async def run(ctx: Context, label: str) -> Outcome:
+        return await scenarios.end_to_end_ipp(ctx, label, suffix)
+
+    return run
+
+
+INTAKE_REPEATS = 5
+
+
+def _failover(n: int) -> RunFunction:
+    """The ``n``-th outage length of ``Sizes.failover_down_seconds``."""
+
+    async def run(ctx: Context, label: str) -> Outcome:
+        return await scenarios.failover(ctx, label, ctx.sizes.failover_down_seconds[n])
+
+    return run
+
+
+SCENARIOS = (
+    *(
+        Scenario(f"intake-pdf-1-c{c}", 1, _intake("pdf-1", c, False), min_repeats=INTAKE_REPEATS)
+        for c in (1, 4, 16)
+    ),
+    Scenario("intake-live-c4", 1, _intake("pdf-1", 4, False, paused=False)),
+    *(
+        Scenario(f"intake-{d}", 2, _intake(d, 4, True), min_repeats=INTAKE_REPEATS)
+        for d in ("pdf-10", "pdf-100", "ps-10")
+    ),
+    Scenario("e2e-socket-1", 3, _socket(1)),
+    Scenario("e2e-socket-4", 3, _socket(4)),
+    Scenario("e2e-ipp", 4, _ipp("")),
+    Scenario("e2e-ipp-nowait", 4, _ipp("?waitjob=false"), labels=("CUPS",)),
+    Scenario("burst", 5, scenarios.burst, repeats=1),
+    *(Scenario(f"failover-{n}", 7, _failover(n)) for n in range(2)),
+)
+#: Row 6 reads the runs of rows 1 and 3.
+ROW_NEEDS = {6: {1, 3}}
+
+
+def lines(sizes: scenarios.Sizes) -> list[Line | TextLine]:
+    s = sizes
+    out: list[Line | TextLine] = []
+    for c in s.intake_clients:
+        what = f"Intake, 1-page PDF, {c} keep-alive client{'s' if c > 1 else ''}"
+        sc = f"intake-pdf-1-c{c}"
+        out += [
+            Line("1", f"{what}: accepted jobs/s", sc, "accepted_per_s", "higher", digits=0),
+            Line("1", f"{what}: p50 latency ms", sc, "p50_ms", "lower", digits=2),
+            Line("1", f"{what}: p99 latency ms", sc, "p99_ms", "lower", digits=2),
+        ]
+    live = "Intake, 1-page PDF, 4 clients, while the queue prints to a socket printer"
+    out += [
+        Line("1", f"{live}: accepted jobs/s", "intake-live-c4", "accepted_per_s", "higher",
+             digits=0),
+        Line("1", f"{live}: p50 latency ms", "intake-live-c4", "p50_ms", "lower", digits=2),
+        Line("1", f"{live}: p99 latency ms", "intake-live-c4", "p99_ms", "lower", digits=2),
+    ]  # fmt: skip
+    for doc, name in (("pdf-10", "10-page PDF"), ("pdf-100", "100-page PDF"), ("ps-10", "PS")):
+        what = f"Intake, {name}, 4 clients"
+        out += [
+            Line("2", f"{what}: accepted jobs/s", f"intake-{doc}", "accepted_per_s", "higher",
+                 digits=0),
+            Line("2", f"{what}: p50 latency ms", f"intake-{doc}", "p50_ms", "lower", digits=2),
+        ]  # fmt: skip
+    e2e = f"{s.e2e_jobs} jobs, {s.e2e_clients} clients"
+    out += [
+        Line("3", f"End to end, 1 queue → 1 socket printer ({e2e}): jobs/s",
+             "e2e-socket-1", "e2e_jobs_per_s", "higher", bound_key="drain_timed_out"),
+        Line("3", f"End to end, {s.pool_size} queues → {s.pool_size} socket printers, no pool "
+             f"on either side ({e2e}): jobs/s",
+             "e2e-socket-4", "e2e_jobs_per_s", "higher", bound_key="drain_timed_out"),
+        Line("4", f"End to end, {s.pool_size} queues → {s.pool_size} ippeveprinters "
+             f"({s.ipp_jobs} jobs), both confirm completion (CUPS default URI): jobs/s",
+             "e2e-ipp", "e2e_jobs_per_s", "higher", bound_key="drain_timed_out", digits=2),
+        Line("4", "… same, CUPS with ?waitjob=false (CUPS does not confirm; printhost still "
+             "does): jobs/s", "e2e-ipp", "e2e_jobs_per_s", "higher",
+             cups_scenario="e2e-ipp-nowait", bound_key="drain_timed_out", digits=2),
+        Line("5", f"Burst of {s.burst_jobs:,} jobs, {s.burst_clients} clients, {s.pool_size} "
+             "queues: accepted", "burst", "accepted", "higher", bound_key="load_timed_out",
+             digits=0),
+        Line("5", "… refused", "burst", "refused", "lower", digits=0),
+        Line("5", "… peak RSS, server + helpers, MB", "burst", "peak_tree_rss_mb", "lower"),
+        Line("5", "… time to drain (first submit → last accepted job at a printer), s",
+             "burst", "e2e_s", "lower", bound_key="drain_timed_out"),
+        Line("5", "… drain rate, accepted jobs/s", "burst", "e2e_jobs_per_s", "higher",
+             bound_key="drain_timed_out"),
+        Line("6", "CPU ms per job, server + helpers, intake only (row 1, 4 clients)",
+             "intake-pdf-1-c4", "cpu_ms_per_job", "lower", digits=2),
+        Line("6", "CPU ms per job, server + helpers, end to end (row 3, 1 queue)",
+             "e2e-socket-1", "cpu_ms_per_job", "lower", digits=2),
+        Line("6", "Peak RSS MB, server + helpers (row 3, 1 queue)",
+             "e2e-socket-1", "peak_tree_rss_mb", "lower"),
+        Line("6", "Peak RSS MB, server process alone (VmHWM since its start, row 3, 1 queue)",
+             "e2e-socket-1", "server_hwm_mb", "lower"),
+    ]  # fmt: skip
+    for n, down in enumerate(s.failover_down_seconds):
+        sc = f"failover-{n}"
+        out += [
+            Line("7", f"1 queue, its socket printer SIGKILLed mid-run and back after {down:g} s: "
+                 "s from its return to the next job delivered", sc, "recovery_s", "lower",
+                 bound_key="recovery_timed_out", digits=2),
+            Line("7", "… jobs lost (never reached the printer; total over all runs)", sc, "lost",
+                 "lower", digits=0, aggregate="sum"),
+            Line("7", "… jobs duplicated (total over all runs)", sc, "duplicated", "lower",
+                 digits=0, aggregate="sum"),
+        ]  # fmt: skip
+    out += [
+        TextLine("7", "Pool failover (a pool member dies, its jobs move to the others)",
+                 "not built", "not measured"),
+        TextLine("8", "Document analysis (pages, colour, size)", "not built", "—"),
+    ]  # fmt: skip
+    return out
+
+
+def notes(sizes: scenarios.Sizes, runs: dict[str, dict[str, list[Outcome]]]) -> str:
+    """What a reader must know to read the table right, with the figures it depends on."""
+    text = [
+        "Ratios are printhost/CUPS; the last column says which direction is better for "
+        "printhost. Values are medians over the runs (lost/duplicated jobs: totals); "
+        "latest.json has every run. † = a run hit its time bound; the figure is what it "
+        "reached by then.",
+        f"Durability: printhost acknowledges {FACTS['printhost']['acknowledges']}. "
+        f"CUPS acknowledges {FACTS['CUPS']['acknowledges']}.",
+        "Rows 1-2: the queue is paused (IPP Pause-Printer) on both servers, so only intake "
+        "is measured, except on the line that says the queue prints meanwhile. Latency is "
+        "request sent → response read.",
+        "Rows 3-5: printhost has no printer pools yet (a later issue), so both servers get "
+        "one queue per printer and the client sends jobs round robin over the queues. "
+        "Jobs/s is counted from the first submit to the last job taken by a printer.",
+        "Row 4: printhost always waits for the printer to report the job completed "
+        "(Get-Job-Attributes). CUPS's ipp backend does too with the default URI; with "
+        "?waitjob=false it marks the job completed once sent, without confirmation, and "
+        "when ippeveprinter (one job at a time) answers server-error-busy, the backend "
+        "backs off for seconds (about 10 s seen). The figure is counted "
+        "at the printers (ippeveprinter -c /bin/cat) in both cases.",
+        f"Row 5: CUPS {FACTS['CUPS']['limits']}. Refusals seen: "
+        + ("; ".join(f"{label}: {text}" for label, text in _refusals(runs)) or "none")
+        + ".",
+        "Row 6: CPU is utime+stime of the server and every process it forked (CUPS forks "
+        "a backend per job), from /proc; RSS sums the tree, sampled every 0.1 s.",
+        f"Row 7: CUPS {FACTS['CUPS']['queues']}. printhost: {FACTS['printhost']['delivery']}. "
+        "The time to recover is mostly each server's retry schedule against the outage "
+        "length, hence two outage lengths.",
+        _client_note(runs),
+        f"Sizes: {sizes.as_dict()}.",
+    ]
+    return "\n".join(f"- {t}" for t in text) + "\n"
+
+
+def _client_note(runs: dict[str, dict[str, list[Outcome]]]) -> str:
+    busy: dict[str, float] = {}
+    for scenario, by_label in runs.items():
+        for label, outcomes in by_label.items():
+            share = max((o.figures.get("client_cpu_share", 0.0) for o in outcomes), default=0)
+            if share > BUSY_CLIENT:
+                busy[f"{scenario} ({label})"] = share
+    note = (
+        "Load client: one asyncio process, raw HTTP/1.1 keep-alive, the same for both "
+        "servers; CPU share = its CPU s / wall s (including the /proc sampler)."
+    )
+    if not busy:
+        return note + f" It stayed under {BUSY_CLIENT:.0%} of a core: not the bottleneck."
+    listed = ", ".join(f"{name} {share:.0%}" for name, share in sorted(busy.items()))
+    return (
+        note + f" Above {BUSY_CLIENT:.0%} of a core in: {listed}. On 2 cores the client "
+        "then competes with the server for CPU, so those figures are lower bounds (the "
+        "server may be faster still); ratios against them flatter the other server."
+    )
+
+
+def _all(by_label: dict[str, list[Outcome]]) -> list[Outcome]:
+    return [outcome for outcomes in by_label.values() for outcome in outcomes]
+
+
+def _refusals(runs: dict[str, dict[str, list[Outcome]]]) -> list[tuple[str, str]]:
+    found: dict[tuple[str, str], int] = {}
+    for by_label in runs.values():
+        for label, outcomes in by_label.items():
+            for outcome in outcomes:
+                for answer, count in outcome.answers.items():
+                    if answer != "successful-ok":
+                        found[label, answer] = found.get((label, answer), 0) + count
+    return [
+        (label, f"{answer} ({count} times)") for (label, answer), count in sorted(found.items())
+    ]
+
+
+# --- running ------------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench", description="printhost vs CUPS 2.4, side by side"
+    )
+    parser.add_argument("--quick", action="store_true", help="tiny load, one repeat (< 60 s)")
+    parser.add_argument("--repeat", type=int, default=None, help="runs per scenario (3)")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7", help="rows to run, e.g. 1,3")
+    parser.add_argument(
+        "--out", type=Path, default=PROJECT_DIR / "bench" / "results",
+        help="where latest.json and latest.md go (default bench/results)",
+    )  # fmt: skip
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    return parser.parse_args(argv)
+
+
+def selected(rows: str) -> list[Scenario]:
+    wanted = {int(r) for r in rows.split(",") if r.strip()}
+    for row, needs in ROW_NEEDS.items():
+        if row in wanted:
+            wanted |= needs
+    return [s for s in SCENARIOS if s.row in wanted]
+
+
+def preflight() -> str | None:
+    missing = [p for p in REQUIRED_PROGRAMS if shutil.which(p) is None]
+    if missing:
+        return f"missing programs: {', '.join(missing)} (make bench installs them)"
+    if os.geteuid() != 0:
+        return "run as root: cupsd must start its backends as user lp"
+    return None
+
+
+async def run_all(
+    plan: Sequence[Scenario], ctx: Context, repeat: int, quick: bool
+) -> dict[str, dict[str, list[Outcome]]]:
+    runs: dict[str, dict[str, list[Outcome]]] = {}
+    total = sum(s.count(repeat, quick) * len(s.labels) for s in plan)
+    done = 0
+    for scenario in plan:
+        by_label = runs.setdefault(scenario.id, {label: [] for label in scenario.labels})
+        for n in range(scenario.count(repeat, quick)):
+            order = scenario.labels if n % 2 == 0 else tuple(reversed(scenario.labels))
+            for label in order:
+                done += 1
+                started = time.monotonic()
+                outcome = await run_once(scenario, ctx, label)
+                by_label[label].append(outcome)
+                _progress(done, total, scenario.id, label, n, outcome, started)
+    return runs
+
+
+async def run_once(scenario: Scenario, ctx: Context, label: str) -> Outcome:
+    """One run. A server that dies during it (``ServerDied``) ends the bench: a crash is
+    a finding to report, never a run to quietly do again."""
+    return await scenario.run(ctx, label)
+
+
+def _progress(
+    done: int, total: int, scenario: str, label: str, n: int, outcome: Outcome, started: float
+) -> None:
+    f = outcome.figures
+    main = f.get("e2e_jobs_per_s", f.get("accepted_per_s", 0.0))
+    print(
+        f"[{done}/{total}] {scenario} {label} #{n + 1}: accepted {f.get('accepted', 0):.0f}, "
+        f"{main:.1f} jobs/s ({time.monotonic() - started:.1f} s)",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if problem := preflight():
+        print(f"bench: {problem}", file=sys.stderr)
+        return 2
+    sizes = scenarios.QUICK if args.quick else scenarios.FULL
+    repeat = args.repeat or (1 if args.quick else 3)
+    load_before = os.getloadavg()
+    work = Path(tempfile.mkdtemp(prefix="printhost-bench-"))
+    work.chmod(0o755)  # cupsd's backends run as lp and must reach the spool below
+    started = time.monotonic()
+    try:
+        ctx = Context(work, make_documents(work / "documents"), sizes)
+        runs = asyncio.run(run_all(selected(args.rows), ctx, repeat, args.quick))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    machine = machine_info(load_before)
+    rows = table_rows(lines(sizes), runs)
+    table = markdown(rows, machine) + "\n" + notes(sizes, runs)
+    print(table)
+    document = {
+        "machine": machine,
+        "settings": {"quick": args.quick, "repeat": repeat, "rows": args.rows},
+        "sizes": sizes.as_dict(),
+        "configuration": FACTS,
+        "seconds": time.monotonic() - started,
+        "table": rows,
+        "runs": raw_runs(runs),
+    }
+    write_results(args.out, document, table)
+    print(f"bench: {time.monotonic() - started:.0f} s; results in {args.out}", file=sys.stderr)
+    if args.keep:
+        print(f"bench: work directory kept: {work}", file=sys.stderr)
+    return 0

@@ -1,0 +1,69 @@
+"""The bench runs end to end on a tiny load (``python -m bench --quick``).
+
+Benchmarks are not tests: nothing here looks at a timing. This only checks that the bench
+starts both servers and every peer, drives every row, prints the table with a figure for
+both servers on every measured line, writes its JSON, and leaves no process behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.peers  # cupsd, ippeveprinter, dbus-daemon, Ghostscript
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+#: --quick finishes in well under a minute on two idle cores; a loaded machine gets slack.
+TIMEOUT = 240
+
+
+def bench_processes() -> set[int]:
+    """PIDs whose command line mentions a bench work directory (``printhost-bench-*``)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                if b"printhost-bench-" in handle.read():
+                    found.add(int(entry))
+        except OSError:
+            continue
+    return found
+
+
+def test_quick_bench_prints_both_figures_and_writes_json(tmp_path: Path) -> None:
+    before = bench_processes()
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)],
+        cwd=PROJECT_DIR,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-5000:]
+    assert "| row | metric | printhost | CUPS | printhost/CUPS | better |" in done.stdout
+    assert done.stdout.startswith("Machine: ")
+
+    result = json.loads((tmp_path / "latest.json").read_text())
+    assert (tmp_path / "latest.md").read_text() in done.stdout
+    rows = result["table"]
+    measured = [r for r in rows if r["values"] is not None]
+    assert {r["row"] for r in measured} == {"1", "2", "3", "4", "5", "6", "7"}
+    for row in measured:
+        assert row["values"]["printhost"] is not None, row
+        assert row["values"]["CUPS"] is not None, row
+        assert row["ratio"], row
+    not_built = {r["row"]: r["printhost"] for r in rows if r["values"] is None}
+    assert not_built == {"7": "not built", "8": "not built"}
+    for scenario, by_server in result["runs"].items():
+        for server, runs in by_server.items():
+            assert len(runs) == 1, (scenario, server)
+            assert runs[0]["figures"]["accepted"] > 0, (scenario, server)
+    assert bench_processes() - before == set()
