@@ -40,12 +40,6 @@ from typing import Protocol
 from peers.cupsd import PrivateCupsd
 from peers.procs import (
     LOCALHOST,
-    PeerStartError,
-    can_connect,
-    free_port,
-    start_process,
-    stop_process,
-    wait_until,
 )
 from support.server import PrinthostServer, user
 
@@ -241,21 +235,8 @@ class Printhost:
 class BenchCupsd(PrivateCupsd):
     """``PrivateCupsd`` with the bench's configuration (see the module docstring)."""
 
-    def start(self, attempts: int = 3) -> BenchCupsd:
-        for sub in ("etc", "state", "cache", "spool/tmp", "log"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
-        etc = self.root / "etc"
-        (etc / "cups-files.conf").write_text(CUPS_FILES_CONF.format(root=self.root))
-        for _ in range(attempts):
-            self.port = free_port()
-            (etc / "cupsd.conf").write_text(CUPSD_CONF.format(host=LOCALHOST, port=self.port))
-            self.proc = start_process(self._argv(), log_path=self.root / "log" / "cupsd.out")
-            try:
-                wait_until(lambda: can_connect(self.port), 15.0, "cupsd", alive=self.proc)
-                return self
-            except PeerStartError:
-                stop_process(self.proc)
-        raise PeerStartError(f"cupsd did not start; see {self.error_log}")
+    cups_files_template = CUPS_FILES_CONF
+    cupsd_conf_template = CUPSD_CONF
 
 
 class Cups:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from support.cups_clients import CupsClient, describe, is_installed, parse_job_id
+from support.cups_clients import CupsClient, describe, parse_job_id
 from support.ipptool import get_job_attributes
 from support.server import DEFAULT_QUEUE, PrinthostServer, user
 
@@ -27,11 +27,6 @@ pytestmark = pytest.mark.peers
 
 QUEUE = DEFAULT_QUEUE
 TERMINAL_STATES = {"canceled", "aborted", "completed"}
-
-needs_cups_bsd = pytest.mark.skipif(
-    not all(is_installed(tool) for tool in ("lpr", "lpq", "lprm")),
-    reason="cups-bsd (lpr, lpq, lprm) is not installed; `make test` installs it",
-)
 
 
 def job_state(server: PrinthostServer, job_id: int, work_dir: Path) -> str:
@@ -171,7 +166,6 @@ def test_cancel_all_needs_an_operator(
     assert job_state(printhost_server, job_id, tmp_path) == "pending-held"
 
 
-@needs_cups_bsd
 def test_lpr_prints_to_file_printer(
     printhost_server: PrinthostServer, cups_client: CupsClient, sample_documents: Path
 ) -> None:
@@ -193,7 +187,6 @@ def test_lpr_prints_to_file_printer(
     assert any(path.read_bytes() == document.read_bytes() for path in outputs), outputs
 
 
-@needs_cups_bsd
 def test_lpq_lists_and_lprm_removes(
     printhost_server: PrinthostServer,
     cups_client: CupsClient,

@@ -98,7 +98,12 @@ _IPPTOOL_VALUE = re.compile(r"^\s+([a-z0-9-]+) \([^)]*\) = (.*)$")
 
 
 class PrivateCupsd:
-    """``start()``, use ``.server`` / ``.env`` / :meth:`lpadmin` / :meth:`run`, ``stop()``."""
+    """``start()``, use ``.server`` / ``.env`` / :meth:`lpadmin` / :meth:`run`, ``stop()``.
+    A subclass may replace the two configuration templates (cups-files.conf gets
+    ``{root}``; cupsd.conf gets ``{host}``, ``{port}`` and ``{log_level}``)."""
+
+    cups_files_template = _CUPS_FILES
+    cupsd_conf_template = _CUPSD_CONF
 
     def __init__(self, root: Path | None = None, *, log_level: str = "info") -> None:
         """``root``: where config, state, spool and logs go. It and every parent must be
@@ -133,10 +138,13 @@ class PrivateCupsd:
     def start(self, attempts: int = 3) -> PrivateCupsd:
         for sub in ("etc", "state", "cache", "spool/tmp", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        (self.root / "etc" / "cups-files.conf").write_text(_CUPS_FILES.format(root=self.root))
+        files_conf = self.cups_files_template.format(root=self.root)
+        (self.root / "etc" / "cups-files.conf").write_text(files_conf)
         for _ in range(attempts):
             self.port = free_port()
-            conf = _CUPSD_CONF.format(host=LOCALHOST, port=self.port, log_level=self.log_level)
+            conf = self.cupsd_conf_template.format(
+                host=LOCALHOST, port=self.port, log_level=self.log_level
+            )
             (self.root / "etc" / "cupsd.conf").write_text(conf)
             self.proc = start_process(self._argv(), log_path=self.root / "log" / "cupsd.out")
             try:
