@@ -86,6 +86,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._tasks: dict[JobId, asyncio.Task[None]] = {}
         self._renewers: dict[JobId, asyncio.Task[None]] = {}
+        #: Jobs whose outcome was recorded: that move also gave their lease up.
+        self._settled: set[JobId] = set()
         self._busy_printers: set[str] = set()
         self._backends: dict[str, Backend] = {}
 
@@ -165,7 +167,10 @@ class Dispatcher:
             self._renewers.pop(job.id, None)
             self._tasks.pop(job.id, None)
             self._busy_printers.discard(printer)
-            await self._store.release_lease(job.id, self.node)
+            if job.id in self._settled:
+                self._settled.discard(job.id)  # no second write: each costs an fsync
+            else:
+                await self._store.release_lease(job.id, self.node)
             self.wake()
 
     async def _deliver(self, job: JobRecord, printer: str, uri: str) -> None:
@@ -220,6 +225,8 @@ class Dispatcher:
         done = await self._jobs.move(
             job, decision.event, reasons=decision.reasons, message=decision.message, changes=changes
         )
+        if done is not None:
+            self._settled.add(job.id)
         if done is not None and done.state == JobState.COMPLETED:
             await self._forget_documents(done)
 
