@@ -65,9 +65,10 @@ async def close_abandoned_jobs(services: Services) -> int:
     timeout = services.config.jobs.multiple_operation_timeout_seconds
     now = services.clock.now()
     closed = 0
-    for job in await services.jobs.list(JobFilter(states=ACTIVE_STATES)):
+    open_jobs = JobFilter(states=ACTIVE_STATES, open_for_documents=True)
+    for job in await services.jobs.list(open_jobs):
         last = max([job.created_at, *(d.created_at for d in job.documents)])
-        if not job.open_for_documents or now - last < timeout:
+        if now - last < timeout:
             continue
         with contextlib.suppress(JobNotPossible):
             if job.document_count:

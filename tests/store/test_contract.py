@@ -575,3 +575,12 @@ async def test_concurrent_writes_fail_alone(store: Store) -> None:
         assert await store.get_job(job.id) is not None
     updated = await store.get_job(target.id)
     assert updated is not None and updated.priority == 77
+
+
+async def test_list_jobs_by_open_for_documents(store: Store) -> None:
+    closed = await create(store)
+    incoming = await create(store, docs=0, open_for_documents=True)
+    open_ids = [j.id for j in await store.list_jobs(JobFilter(open_for_documents=True))]
+    closed_ids = [j.id for j in await store.list_jobs(JobFilter(open_for_documents=False))]
+    assert incoming.id in open_ids and closed.id not in open_ids
+    assert closed.id in closed_ids and incoming.id not in closed_ids

@@ -81,6 +81,8 @@ class JobFilter:
     #: newest first (completed jobs listings) instead of queue order (priority, id).
     newest_first: bool = False
     job_ids: Collection[int] | None = None
+    #: Only jobs still taking documents (True) or closed ones (False); None = either.
+    open_for_documents: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -720,6 +720,8 @@ def _job_conditions(where: JobFilter) -> list[ColumnElement[bool]]:
         conditions.append(jobs.c.owner == where.owner)
     if where.job_ids is not None:
         conditions.append(jobs.c.id.in_(list(where.job_ids)))
+    if where.open_for_documents is not None:
+        conditions.append(jobs.c.open_for_documents == where.open_for_documents)
     return conditions
 
 
