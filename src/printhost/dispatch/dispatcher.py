@@ -88,6 +88,7 @@ class Dispatcher:
         self._renewers: dict[JobId, asyncio.Task[None]] = {}
         #: Jobs whose outcome was recorded: that move also gave their lease up.
         self._settled: set[JobId] = set()
+        self._next_orphan_search = 0.0  # at start: at once (a crash may have left some)
         self._busy_printers: set[str] = set()
         self._backends: dict[str, Backend] = {}
 
@@ -133,7 +134,7 @@ class Dispatcher:
     async def _claim(self) -> JobRecord | None:
         now = self._clock.now()
         until = now + self._delivery.lease_seconds
-        orphan = await self._store.claim_orphaned(self.node, now, until)
+        orphan = await self._claim_orphan(now, until)
         if orphan is not None:
             if self._printer_of(orphan) not in self._busy_printers:
                 return orphan
@@ -142,6 +143,16 @@ class Dispatcher:
         if not free:
             return None
         return await self._store.claim_pending(self.node, now, until, free)
+
+    async def _claim_orphan(self, now: float, until: float) -> JobRecord | None:
+        """Orphans appear only when a lease expires, so after a search that found none the
+        next one waits half a lease, instead of costing a store write on every claim."""
+        if now < self._next_orphan_search:
+            return None
+        orphan = await self._store.claim_orphaned(self.node, now, until)
+        if orphan is None:
+            self._next_orphan_search = now + self._delivery.lease_seconds / 2
+        return orphan
 
     def _printer_of(self, job: JobRecord) -> str:
         queue = self._config.queue(job.queue)
@@ -253,9 +264,8 @@ class Dispatcher:
         Shutdown, Suspend-Current-Job and a lost lease stop deliveries too: those jobs are
         not canceled, and recovery follows them at the printer later."""
         job = await self._store.get_job(job_id)
-        cancel_job = getattr(self._backend(uri), "cancel_job", None)  # only IPP can
-        if job is not None and job.state == JobState.CANCELED and cancel_job is not None:
-            await cancel_job(self._request(job, uri))
+        if job is not None and job.state == JobState.CANCELED:
+            await self._backend(uri).cancel_job(self._request(job, uri))
 
     def _backend(self, uri: str) -> Backend:
         scheme = urlsplit(uri).scheme
@@ -283,6 +293,4 @@ class Dispatcher:
 
     async def aclose(self) -> None:
         for backend in self._backends.values():
-            close = getattr(backend, "aclose", None)
-            if close is not None:
-                await close()
+            await backend.aclose()
