@@ -17,19 +17,13 @@ from printhost.dispatch.backends.ipp import IppBackend
 from printhost.dispatch.backends.lpd import LpdBackend
 from printhost.dispatch.backends.socket import SocketBackend
 
-__all__ = ["BACKENDS", "BackendFactory", "ClosableBackend", "backend_for", "scheme_of"]
-
-
-class ClosableBackend(Backend, Protocol):
-    async def aclose(self) -> None:
-        """Release pooled connections; the backend must not be used afterwards."""
-        ...
+__all__ = ["BACKENDS", "BackendFactory", "backend_for", "scheme_of"]
 
 
 class BackendFactory(Protocol):
     """A backend class: built with the network timeout in seconds."""
 
-    def __call__(self, timeout: float = 30.0) -> ClosableBackend: ...
+    def __call__(self, timeout: float = 30.0) -> Backend: ...
 
 
 #: scheme -> factory.
@@ -46,7 +40,7 @@ def scheme_of(uri: str) -> str:
     return urlsplit(uri).scheme.lower()
 
 
-def backend_for(uri: str, timeout: float = 30.0) -> ClosableBackend:
+def backend_for(uri: str, timeout: float = 30.0) -> Backend:
     """A new backend able to deliver to ``uri``; ValueError for an unknown scheme."""
     scheme = scheme_of(uri)
     factory = BACKENDS.get(scheme)

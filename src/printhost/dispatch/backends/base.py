@@ -101,3 +101,13 @@ class Backend(Protocol):
     async def probe(self, printer_uri: str) -> bool:
         """Cheap health check: can the printer be reached and is it accepting jobs?"""
         ...
+
+    async def cancel_job(self, request: DeliveryRequest) -> None:
+        """Best effort, after Cancel-Job stopped a delivery: cancel the job at the printer
+        too, so it does not print a job reported canceled. A no-op where the protocol has
+        no way to (or the job is gone once sent)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release pooled connections; the backend must not be used afterwards."""
+        ...

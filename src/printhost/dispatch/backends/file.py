@@ -100,6 +100,9 @@ class FileBackend:
             f"written to {directory}",
         )
 
+    async def cancel_job(self, request: DeliveryRequest) -> None:
+        """A file: printer has finished with a job once its files are written."""
+
     async def aclose(self) -> None:
         """Nothing pooled: each delivery opens and closes its own connection or files."""
 

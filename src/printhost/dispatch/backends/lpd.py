@@ -203,6 +203,9 @@ class LpdBackend:
             f"accepted by queue {target.queue!r} on {target.host}:{target.port}",
         )
 
+    async def cancel_job(self, request: DeliveryRequest) -> None:
+        """Not yet: RFC 1179 remove-jobs (0x05) could withdraw a job still queued there."""
+
     async def aclose(self) -> None:
         """Nothing pooled: each delivery opens and closes its own connection or files."""
 

@@ -69,6 +69,9 @@ class SocketBackend:
         except OSError as exc:  # _send turns network errors into results: this is the spool
             return unreadable_document(exc)
 
+    async def cancel_job(self, request: DeliveryRequest) -> None:
+        """AppSocket has no job control: a job is done once its bytes are sent."""
+
     async def aclose(self) -> None:
         """Nothing pooled: each delivery opens and closes its own connection or files."""
 
