@@ -80,22 +80,6 @@ ErrorPolicy retry-job
 </Policy>
 """
 
-CUPS_FILES_CONF = """\
-ServerRoot {root}/etc
-StateDir {root}/state
-CacheDir {root}/cache
-RequestRoot {root}/spool
-TempDir {root}/spool/tmp
-ServerBin /usr/lib/cups
-DataDir /usr/share/cups
-AccessLog {root}/log/access_log
-ErrorLog {root}/log/error_log
-PageLog {root}/log/page_log
-User lp
-Group lp
-SystemGroup root
-"""
-
 #: What the table says about each server's configuration (also kept in the JSON).
 FACTS = {
     "printhost": {
@@ -235,7 +219,6 @@ class Printhost:
 class BenchCupsd(PrivateCupsd):
     """``PrivateCupsd`` with the bench's configuration (see the module docstring)."""
 
-    cups_files_template = CUPS_FILES_CONF
     cupsd_conf_template = CUPSD_CONF
 
 
