@@ -52,13 +52,12 @@ from printhost.ipp.model import Message
 PRINTHOST_SETTINGS: dict[str, dict[str, str | int | float | bool]] = {
     "delivery": {
         "timeout_seconds": 60,
-        "retry_initial_seconds": 2,
-        "retry_max_seconds": 300,
         "max_attempts": 50,
         "lease_seconds": 30,
         "workers": 8,
     },
     "jobs": {"history_seconds": 86400, "max_document_bytes": 1 << 30},
+    "routing": {"probe_interval_seconds": 2.0},
 }
 
 CUPSD_CONF = """\

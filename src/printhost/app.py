@@ -28,6 +28,7 @@ from printhost.config import Config, parse_listen
 from printhost.dispatch.dispatcher import Dispatcher
 from printhost.jobs.model import JobId
 from printhost.jobs.service import JobService
+from printhost.routing.intake import IntakeRules
 from printhost.server import ipp_service
 from printhost.server.http import create_app
 from printhost.server.http_protocol import bounded_head_protocol
@@ -84,7 +85,10 @@ async def _services(config: Config, clock: Clock) -> AsyncIterator[tuple[Service
     try:
         await _sync_users(store, config)
         spool = Spool(config.storage.spool_dir, max_bytes=config.jobs.max_document_bytes)
-        yield wire(config, store, spool, clock)
+        services, dispatcher = wire(config, store, spool, clock)
+        # The configuration may have changed since jobs were held for want of a route.
+        await services.jobs.release_route_holds()
+        yield services, dispatcher
     finally:
         await store.close()
 
@@ -107,7 +111,12 @@ def wire(
             dispatcher.stop_delivery(job_id)
 
     jobs = JobService(
-        store, clock, wake_dispatcher=wake, stop_delivery=stop_delivery, events_appended=bell.ring
+        store,
+        clock,
+        wake_dispatcher=wake,
+        stop_delivery=stop_delivery,
+        events_appended=bell.ring,
+        place=IntakeRules(config, store, clock).place,
     )
     holder.append(Dispatcher(config, store, jobs, spool, clock, node=node))
     started = clock.now()

@@ -10,6 +10,8 @@ current directory.
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import re
 import tomllib
 from collections.abc import Mapping
@@ -67,8 +69,6 @@ class JobsConfig:
 @dataclass(frozen=True, slots=True)
 class DeliveryConfig:
     timeout_seconds: float = 60.0
-    retry_initial_seconds: float = 2.0
-    retry_max_seconds: float = 300.0
     max_attempts: int = 50
     lease_seconds: float = 30.0
     workers: int = 8
@@ -83,14 +83,100 @@ class PrinterConfig:
     make_and_model: str = ""
     color: bool = True
     duplex: bool = True
+    #: PWG media size names this printer can take; empty = the standard office set
+    #: (server/media.py). A job asking for another size is never routed here.
+    media: tuple[str, ...] = ()
+    #: The banner page's language for this printer: "pdf", "postscript" or "pcl".
+    banner_format: str = "pdf"
+    #: Input tray the banner page is taken from (coloured paper), e.g. "tray-2"; "" = auto.
+    banner_tray: str = ""
+
+
+POOL_POLICIES = ("first-available", "least-loaded", "round-robin", "priority")
+
+
+@dataclass(frozen=True, slots=True)
+class PoolConfig:
+    """Printers behind one name. ``priority``: members in order, ``standby`` members only
+    when every member is down; other policies pick among members and standby alike."""
+
+    name: str
+    members: tuple[str, ...]
+    policy: str = "first-available"
+    standby: tuple[str, ...] = ()
+    info: str = ""
+    location: str = ""
 
 
 @dataclass(frozen=True, slots=True)
 class QueueConfig:
     name: str
-    printer: str
+    #: A printer or pool name. (The TOML key ``printer`` is accepted for it too.)
+    destination: str
     info: str = ""
     location: str = ""
+    #: Print a banner (cover) page before each job of this queue (users may opt out).
+    banner: bool = False
+
+
+DESKTOP = "desktop"  # the destination meaning "where the user is logged in now"
+ABSENT_ACTIONS = ("hold", "default")
+UNKNOWN_USER_ACTIONS = ("hold", "reject", "default")
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingConfig:
+    #: Where a user's jobs go when they set no preference: a printer or pool name;
+    #: "" = the first printer. A pool or printer whose ``location`` equals the user's
+    #: location (preferences, else their workstation's) wins over it.
+    default_destination: str = ""
+    #: A "desktop" job while its user is logged in nowhere: "hold" it until they log in,
+    #: or send it to the default destination.
+    desktop_absent: str = "hold"
+    #: Bearer tokens that may post presence (agents, login scripts, badge readers).
+    agent_tokens: tuple[str, ...] = ()
+    #: Longest presence a report may claim; agents renew well before it ends.
+    max_presence_seconds: float = 86400.0
+    #: How often a printer marked down is probed to bring it back.
+    probe_interval_seconds: float = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class MappingConfig:
+    """Username mapping for jobs from a foreign system, arriving on queue ``queue``
+    (conventionally ``from-<system>``), optionally only from ``hosts``."""
+
+    queue: str
+    users: dict[str, str] = field(default_factory=dict)  # foreign name -> our user
+    hosts: tuple[str, ...] = ()
+    #: A name not in ``users``: "hold" the job with a reason, "reject" it, or give it to
+    #: ``default_user`` (whose account is charged).
+    unknown: str = "hold"
+    default_user: str = ""
+    #: Match foreign names case-insensitively (legacy systems shout).
+    ignore_case: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class LpdConfig:
+    """The RFC 1179 server. Unprivileged port by default; 515 in production."""
+
+    #: Addresses to listen on; empty disables the LPD server.
+    listen: tuple[str, ...] = ("127.0.0.1:8515",)
+    #: Networks allowed to connect (CIDR); others are closed on without a word.
+    allow: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    #: Connections served at once, over all clients; more are closed at once.
+    max_connections: int = 64
+    #: Connections served at once from one client address.
+    max_connections_per_host: int = 8
+    #: Seconds a client may stay silent, or take over one command line or control file
+    #: (slowloris); then the connection is closed.
+    idle_timeout_seconds: float = 60.0
+    #: A control file larger than this is refused (ordinary ones are a few hundred bytes).
+    max_control_file_bytes: int = 65536
+    #: Data files (documents) per job, as cups-lpd allows. Bytes per job are bounded by
+    #: ``jobs.max_document_bytes``.
+    max_data_files: int = 100
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +196,27 @@ class Config:
     printers: tuple[PrinterConfig, ...] = ()
     queues: tuple[QueueConfig, ...] = ()
     users: tuple[UserConfig, ...] = ()
+    #: The queue every client prints to; its jobs follow their owner (user-<name>).
     default_queue: str = "myprinter"
+    pools: tuple[PoolConfig, ...] = ()
+    routing: RoutingConfig = field(default_factory=RoutingConfig)
+    mappings: tuple[MappingConfig, ...] = ()
+    lpd: LpdConfig = field(default_factory=LpdConfig)
 
     def printer(self, name: str) -> PrinterConfig | None:
         return next((p for p in self.printers if p.name == name), None)
 
     def queue(self, name: str) -> QueueConfig | None:
         return next((q for q in self.queues if q.name == name), None)
+
+    def pool(self, name: str) -> PoolConfig | None:
+        return next((p for p in self.pools if p.name == name), None)
+
+    def mapping(self, queue: str) -> MappingConfig | None:
+        return next((m for m in self.mappings if m.queue == queue), None)
+
+    def is_destination(self, name: str) -> bool:
+        return self.printer(name) is not None or self.pool(name) is not None
 
 
 def load_config(path: Path | None) -> Config:
@@ -136,17 +236,24 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     _check_keys(
         "",
         data,
-        {"server", "storage", "jobs", "delivery", "printers", "queues", "users", "default_queue"},
-    )
+        {
+            "server", "storage", "jobs", "delivery", "printers", "queues", "users",
+            "default_queue", "pools", "routing", "mappings", "lpd",
+        },
+    )  # fmt: skip
     config = Config(
         server=_section(ServerConfig, "server", data.get("server", {}), base),
         storage=_section(StorageConfig, "storage", data.get("storage", {}), base),
         jobs=_section(JobsConfig, "jobs", data.get("jobs", {}), base),
         delivery=_section(DeliveryConfig, "delivery", data.get("delivery", {}), base),
         printers=tuple(_items(PrinterConfig, "printers", data.get("printers", []), base)),
-        queues=tuple(_items(QueueConfig, "queues", data.get("queues", []), base)),
+        queues=tuple(_items(QueueConfig, "queues", _queue_items(data.get("queues", [])), base)),
         users=tuple(_items(UserConfig, "users", data.get("users", []), base)),
         default_queue=_expect(str, "default_queue", data.get("default_queue", "myprinter")),
+        pools=tuple(_items(PoolConfig, "pools", data.get("pools", []), base)),
+        routing=_section(RoutingConfig, "routing", data.get("routing", {}), base),
+        mappings=tuple(_items(MappingConfig, "mappings", data.get("mappings", []), base)),
+        lpd=_section(LpdConfig, "lpd", data.get("lpd", {}), base),
     )
     return _validated(_with_defaults(config, base))
 
@@ -165,24 +272,24 @@ def _with_defaults(config: Config, base: Path) -> Config:
             make_and_model="printhost virtual printer",
         ),
     )
+    destinations = [p.name for p in printers] + [p.name for p in config.pools]
     queues = config.queues or tuple(
-        [QueueConfig(name=config.default_queue, printer=printers[0].name)]
-        + [
-            QueueConfig(name=p.name, printer=p.name)
-            for p in printers
-            if p.name != config.default_queue
-        ]
+        [QueueConfig(name=config.default_queue, destination=printers[0].name)]
+        + [QueueConfig(name=d, destination=d) for d in destinations if d != config.default_queue]
     )
-    return Config(
-        config.server,
-        storage,
-        config.jobs,
-        config.delivery,
-        printers,
-        queues,
-        config.users,
-        config.default_queue,
-    )
+    return dataclasses.replace(config, storage=storage, printers=printers, queues=queues)
+
+
+def _queue_items(raw: Any) -> Any:
+    """``printer = "x"`` is the older spelling of ``destination = "x"``."""
+    if not isinstance(raw, list):
+        return raw
+    return [
+        {("destination" if k == "printer" else k): v for k, v in item.items()}
+        if isinstance(item, dict) and "destination" not in item
+        else item
+        for item in raw
+    ]
 
 
 def _validated(config: Config) -> Config:
@@ -192,10 +299,16 @@ def _validated(config: Config) -> Config:
     for p in config.printers:
         _check_name(f"printers.{p.name}", p.name)
         _check_uri(f"printers.{p.name}.uri", p.uri)
+    pool_names = [p.name for p in config.pools]
+    _unique("printers and pools", [p.name for p in config.printers] + pool_names)
     for q in config.queues:
         _check_name(f"queues.{q.name}", q.name)
-        if config.printer(q.printer) is None:
-            raise ConfigError(f"queues.{q.name}.printer: no printer named {q.printer!r}")
+        if not config.is_destination(q.destination):
+            raise ConfigError(
+                f"queues.{q.name}.destination: no printer or pool named {q.destination!r}"
+            )
+    _validate_routing(config)
+    _validate_lpd(config.lpd)
     for u in config.users:
         if u.role not in ROLES:
             raise ConfigError(f"users.{u.name}.role: must be one of {', '.join(ROLES)}")
@@ -208,6 +321,54 @@ def _validated(config: Config) -> Config:
     if (config.server.tls_cert is None) != (config.server.tls_key is None):
         raise ConfigError("server: tls_cert and tls_key go together")
     return config
+
+
+def _validate_routing(config: Config) -> None:
+    for pool in config.pools:
+        _check_name(f"pools.{pool.name}", pool.name)
+        if pool.policy not in POOL_POLICIES:
+            policies = ", ".join(POOL_POLICIES)
+            raise ConfigError(f"pools.{pool.name}.policy: must be one of {policies}")
+        if not pool.members:
+            raise ConfigError(f"pools.{pool.name}.members: a pool needs at least one member")
+        for member in (*pool.members, *pool.standby):
+            if config.printer(member) is None:
+                raise ConfigError(f"pools.{pool.name}: no printer named {member!r}")
+    for p in config.printers:
+        if p.banner_format not in ("pdf", "postscript", "pcl"):
+            raise ConfigError(f"printers.{p.name}.banner_format: must be pdf, postscript or pcl")
+    routing = config.routing
+    if routing.default_destination and not config.is_destination(routing.default_destination):
+        raise ConfigError(
+            f"routing.default_destination: no printer or pool named {routing.default_destination!r}"
+        )
+    if routing.desktop_absent not in ABSENT_ACTIONS:
+        raise ConfigError(f"routing.desktop_absent: must be one of {', '.join(ABSENT_ACTIONS)}")
+    for m in config.mappings:
+        key = f"mappings.{m.queue}"
+        _check_name(key, m.queue)
+        if m.unknown not in UNKNOWN_USER_ACTIONS:
+            raise ConfigError(f"{key}.unknown: must be one of {', '.join(UNKNOWN_USER_ACTIONS)}")
+        if m.unknown == "default" and not m.default_user:
+            raise ConfigError(f'{key}.default_user: needed when unknown = "default"')
+    _unique("mappings", [m.queue for m in config.mappings])
+
+
+def _validate_lpd(lpd: LpdConfig) -> None:
+    for address in lpd.listen:
+        try:
+            parse_listen(address)
+        except ConfigError:
+            raise ConfigError(f"lpd.listen: address {address!r} is not HOST:PORT") from None
+    for network in lpd.allow:
+        try:
+            ipaddress.ip_network(network, strict=False)
+        except ValueError:
+            raise ConfigError(f"lpd.allow: {network!r} is not an address or CIDR network") from None
+    for key in ("max_connections", "max_connections_per_host", "max_control_file_bytes",
+                "max_data_files", "idle_timeout_seconds"):  # fmt: skip
+        if getattr(lpd, key) <= 0:
+            raise ConfigError(f"lpd.{key}: must be greater than 0")
 
 
 def parse_listen(addr: str) -> tuple[str, int]:
@@ -286,18 +447,25 @@ def _items(cls: Any, name: str, raw: Any, base: Path) -> list[Any]:
             raise ConfigError(f"{name}[{i}]: missing {', '.join(missing)}")
         fields = cls.__dataclass_fields__
         items.append(
-            cls(
-                **{
-                    k: _expect(_SCALARS[fields[k].type], f"{name}[{i}].{k}", v)
-                    for k, v in item.items()
-                }
-            )
+            cls(**{k: _field(fields[k].type, f"{name}[{i}].{k}", v) for k, v in item.items()})
         )
     return items
 
 
 #: Field annotations (strings, under ``from __future__ import annotations``) to types.
 _SCALARS: dict[str, type] = {"str": str, "bool": bool, "int": int, "float": float}
+
+
+def _field(annotation: str, key: str, value: Any) -> Any:
+    if annotation == "tuple[str, ...]":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{key}: expected an array of strings")
+        return tuple(value)
+    if annotation == "dict[str, str]":
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            raise ConfigError(f"{key}: expected a table of strings")
+        return dict(value)
+    return _expect(_SCALARS[annotation], key, value)
 
 
 def _convert(key: str, default: Any, value: Any, base: Path) -> Any:

@@ -37,7 +37,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrinthostServer
     srv = PrinthostServer(
         base,
         users=[user("olga", "op-secret", "operator")],
-        settings={"delivery": {"retry_initial_seconds": 0.2}},
+        settings={"routing": {"probe_interval_seconds": 0.2}},
     )
     srv.start()
     yield srv

@@ -26,12 +26,9 @@ from support.ipptool import get_job_attributes
 from support.server import PrinthostServer
 
 #: Delivery settings that make retries, timeouts and lease expiry take seconds, not minutes.
-FAST_DELIVERY = {
-    "timeout_seconds": 3,
-    "retry_initial_seconds": 0.25,
-    "retry_max_seconds": 2.0,
-    "lease_seconds": 2,
-}
+FAST_DELIVERY = {"timeout_seconds": 3, "lease_seconds": 2}
+#: Down printers are probed this often.
+FAST_PROBE = {"probe_interval_seconds": 0.25}
 STATUS_NAMES = ("job-state", "job-state-reasons", "job-state-message")
 TERMINAL = {"completed", "canceled", "aborted"}
 
@@ -305,7 +302,7 @@ def single_queue(printer: dict[str, Any]) -> dict[str, Any]:
     return {
         "printers": [printer],
         "queues": [{"name": "myprinter", "printer": printer["name"]}],
-        "settings": {"delivery": dict(FAST_DELIVERY)},
+        "settings": {"delivery": dict(FAST_DELIVERY), "routing": dict(FAST_PROBE)},
     }
 
 

@@ -46,7 +46,8 @@ def _config(tmp_path: Path, printer_uri: str) -> Config:
         {
             "storage": {"state_dir": str(tmp_path / "var")},
             "jobs": {"history_seconds": 3600, "multiple_operation_timeout_seconds": 300},
-            "delivery": {"retry_initial_seconds": 2, "timeout_seconds": 2, "lease_seconds": 30},
+            "delivery": {"timeout_seconds": 2, "lease_seconds": 30},
+            "routing": {"probe_interval_seconds": 0.1},
             "printers": [{"name": "p", "uri": printer_uri}],
             "queues": [{"name": "myprinter", "printer": "p"}],
         },
@@ -147,10 +148,11 @@ async def test_dispatch_to_file_printer_completes_and_deletes_documents(world: W
     runner = asyncio.create_task(world.dispatcher.run())
     try:
         done = await _until(world, job.id, {JobState.COMPLETED})
-        # the documents go right after the completion is recorded (a separate write)
+        # the documents go right after the completion is recorded (a separate write, then
+        # the file)
         for _ in range(250):
             done = await _until(world, job.id, {JobState.COMPLETED})
-            if not done.documents[0].path:
+            if not done.documents[0].path and not spooled.exists():
                 break
             await asyncio.sleep(0.02)
     finally:
@@ -163,31 +165,38 @@ async def test_dispatch_to_file_printer_completes_and_deletes_documents(world: W
     assert all(d.path == "" for d in done.documents)
 
 
-async def test_unreachable_printer_is_retried_with_backoff(tmp_path: Path) -> None:
-    w = await _world(tmp_path, f"socket://127.0.0.1:{_closed_port()}")
+async def test_unreachable_printer_is_marked_down_and_used_again_when_back(
+    tmp_path: Path,
+) -> None:
+    port = _closed_port()
+    w = await _world(tmp_path, f"socket://127.0.0.1:{port}")
     job = await w.services.jobs.submit(_spec(), [await _document(w)])
     runner = asyncio.create_task(w.dispatcher.run())
+    received = bytearray()
+    closed = asyncio.Event()
+
+    async def printer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        received.extend(await reader.read())
+        writer.close()
+        closed.set()
+
     try:
         retried = await _until(w, job.id, {JobState.PENDING}, timeout=10)
         while retried.delivery_attempts == 0:
             retried = await _until(w, job.id, {JobState.PENDING})
-        assert retried.next_attempt_at == w.clock.now() + 2.0
-        assert "next attempt in 2 s" in retried.state_message
-        await asyncio.sleep(1.5)  # the loop polls; the fake clock has not moved
+        assert retried.next_attempt_at is None and retried.printer is None
+        assert "waiting for a printer" in retried.state_message
+        down = await w.services.store.get_printer("p")
+        assert not down.is_up and "refused" in down.state_message
+        await asyncio.sleep(0.6)  # a few probe rounds: the printer is still away
         still = await w.services.store.get_job(job.id)
         assert still is not None and still.delivery_attempts == 1
-        w.clock.advance(2.0)
-        w.dispatcher.wake()
-        for _ in range(200):
-            again = await w.services.store.get_job(job.id)
-            if (
-                again is not None
-                and again.delivery_attempts == 2
-                and again.state == JobState.PENDING
-            ):
-                break
-            await asyncio.sleep(0.02)
-        assert again is not None and again.next_attempt_at == w.clock.now() + 4.0
+        server = await asyncio.start_server(printer, "127.0.0.1", port)
+        async with server:
+            done = await _until(w, job.id, {JobState.COMPLETED}, timeout=10)
+            await asyncio.wait_for(closed.wait(), 10)
+        assert done.delivery_attempts == 2 and bytes(received) == b"%PDF-1.4\n%test\n"
+        assert (await w.services.store.get_printer("p")).is_up
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)

@@ -193,12 +193,8 @@ class PrinthostServer:
             },
             "storage": {"state_dir": str(self.state_dir)},
             "jobs": {"history_seconds": 86400},
-            "delivery": {
-                "timeout_seconds": 30,
-                "retry_initial_seconds": 1.0,
-                "retry_max_seconds": 60.0,
-                "lease_seconds": 30,
-            },
+            "delivery": {"timeout_seconds": 30, "lease_seconds": 30},
+            "routing": {"probe_interval_seconds": 0.5},
         }
         for table, values in self.settings.items():
             tables.setdefault(table, {}).update(values)

@@ -85,7 +85,7 @@ def test_config_defaults(tmp_path: Path) -> None:
     ]
     assert config["queues"] == [{"name": DEFAULT_QUEUE, "printer": "virtual"}]
     assert "users" not in config
-    assert config["delivery"]["retry_initial_seconds"] == 1.0
+    assert config["routing"]["probe_interval_seconds"] == 0.5
 
 
 def test_config_overrides(tmp_path: Path) -> None:

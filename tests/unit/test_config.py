@@ -34,7 +34,7 @@ def test_demo_configuration(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
                 "printers": [{"name": "p", "uri": "ipp://h/x"}],
                 "queues": [{"name": "q", "printer": "z"}],
             },
-            "no printer named 'z'",
+            "no printer or pool named 'z'",
         ),
         ({"users": [{"name": "u", "role": "root", "password": "x"}]}, "role: must be one of"),
         ({"users": [{"name": "u"}]}, "needs password or password_hash"),

@@ -2,48 +2,45 @@ from __future__ import annotations
 
 from printhost.config import DeliveryConfig
 from printhost.dispatch.backends.base import DeliveryResult, Outcome, RemoteLookup, RemoteState
-from printhost.dispatch.policy import decide, decide_recovery, retry_delay
+from printhost.dispatch.policy import decide, decide_recovery
 from printhost.jobs.lifecycle import JobEvent
 
-CONFIG = DeliveryConfig(retry_initial_seconds=2.0, retry_max_seconds=30.0, max_attempts=5)
-
-
-def test_backoff_doubles_and_caps() -> None:
-    assert [retry_delay(n, CONFIG) for n in range(1, 7)] == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+CONFIG = DeliveryConfig(max_attempts=5)
 
 
 def test_completed_records_impressions() -> None:
     result = DeliveryResult(
         Outcome.COMPLETED, "job-completed-successfully", "", impressions_completed=3
     )
-    decision = decide(result, 1, CONFIG, 100.0)
+    decision = decide(result, 1, CONFIG)
     assert decision.event is JobEvent.COMPLETE
     assert decision.changes == {"impressions_completed": 3}
 
 
-def test_retry_schedules_next_attempt_and_frees_printer() -> None:
+def test_retry_sends_the_job_back_at_once_and_frees_printer() -> None:
     result = DeliveryResult(Outcome.RETRY, "printer-stopped", "connection refused")
-    decision = decide(result, 2, CONFIG, 100.0)
+    decision = decide(result, 2, CONFIG)
     assert decision.event is JobEvent.RETRY
-    assert decision.changes == {"next_attempt_at": 104.0, "printer": None}
-    assert "connection refused" in decision.message and "4 s" in decision.message
+    # no delay: the printer is marked down and the job re-routed (dispatch/health.py)
+    assert decision.changes == {"next_attempt_at": None, "printer": None}
+    assert "connection refused" in decision.message
 
 
 def test_retry_gives_up_after_max_attempts() -> None:
     result = DeliveryResult(Outcome.RETRY, "printer-stopped", "timed out")
-    decision = decide(result, 5, CONFIG, 100.0)
+    decision = decide(result, 5, CONFIG)
     assert decision.event is JobEvent.ABORT
     assert "5 attempts" in decision.message
 
 
 def test_failed_aborts_with_printer_reason() -> None:
     result = DeliveryResult(Outcome.FAILED, "document-format-error", "unsupported format")
-    decision = decide(result, 1, CONFIG, 0.0)
+    decision = decide(result, 1, CONFIG)
     assert (decision.event, decision.reasons) == (JobEvent.ABORT, ("document-format-error",))
 
 
 def test_canceled_at_device() -> None:
-    decision = decide(DeliveryResult(Outcome.CANCELED, "", ""), 1, CONFIG, 0.0)
+    decision = decide(DeliveryResult(Outcome.CANCELED, "", ""), 1, CONFIG)
     assert (decision.event, decision.reasons) == (JobEvent.CANCEL, ("job-canceled-at-device",))
 
 

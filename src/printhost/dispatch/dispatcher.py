@@ -1,15 +1,27 @@
-"""The dispatcher: claims deliverable jobs with a lease, hands each to the backend of its
-printer, and records what happened.
+"""The dispatcher: routes each deliverable job to a printer when it is dispatched (late
+binding), claims it with a lease, hands it to the backend of that printer, and records
+what happened.
 
 Theory of operation:
-- One loop claims work: orphaned jobs first (a node died mid-delivery: its lease expired),
-  then pending jobs in priority order, but only for queues whose printer is not busy
-  (a physical printer takes one job at a time) and never more than ``workers`` at once.
+- One loop claims work: orphaned jobs first (a node died mid-delivery: its lease expired;
+  they go back to the printer they were sent to, which is asked before resending), then
+  pending jobs in priority order. Each is routed (routing/router.py: destination, then a
+  member that can print it, is up and is free), then claimed by id. A physical printer
+  takes one job at a time, and never more than ``workers`` deliveries run at once.
+- Jobs on one route (a user's jobs to their destination, or a queue's) stay in order: when
+  the first cannot go (its printer is busy or down, or its retry is not due), those behind
+  it wait too, so a retry never lets a later job overtake an earlier one.
+- A job no printer could take as things are (its user logged in nowhere, no pool member
+  can print colour) is held with the reason; presence, preference or printer changes
+  release it for another try.
+- A failed delivery (refused, timed out, reset, printer stopped) marks the printer down at
+  once; the job goes back to pending with no delay and is re-routed to another member of
+  its pool, if any. The health prober (dispatch/health.py) brings the printer back.
 - Each delivery is a task owned by the dispatcher's TaskGroup. It moves the job to
   processing (compare-and-set), renews the lease while it works, asks the printer first
   when an earlier attempt may have reached it (invariant 2), delivers, and applies the pure
   ``policy.decide`` result. Cancel-Job cancels the task; the backend stops promptly.
-- Sleeps until woken (new job, release, resume) or the next retry is due.
+- Sleeps until woken (new job, release, resume, printer back) or a second passes.
 """
 
 from __future__ import annotations
@@ -35,16 +47,36 @@ from printhost.dispatch.backends.base import (
     Outcome,
     RemoteState,
 )
+from printhost.dispatch.health import PrinterHealth
 from printhost.ipp.constants import JobState
 from printhost.jobs.lifecycle import JobEvent
 from printhost.jobs.model import JobId, JobRecord
 from printhost.jobs.service import JobService
+from printhost.routing import names
+from printhost.routing.facts import RoutingPass
+from printhost.routing.recent import RecentDeliveries
+from printhost.routing.router import (
+    Hold,
+    Target,
+    Unroutable,
+    Wait,
+    choose,
+    follows_owner,
+    needs_of,
+    route_key,
+    target,
+)
 from printhost.server.job_attributes import decode_template
 from printhost.store.base import Store
 from printhost.store.spool import Spool
 
 log = logging.getLogger(__name__)
 IDLE_POLL_SECONDS = 1.0
+#: Pending jobs read per look at the queue, and looks per pass (bounds one pass's work
+#: when many routes are blocked).
+PEEK_BATCH = 32
+MAX_PEEKS_PER_PASS = 64
+_UNLEASED = {"lease_owner": None, "lease_expires": None, "printer": None}
 
 
 def node_name() -> str:
@@ -91,6 +123,17 @@ class Dispatcher:
         self._next_orphan_search = 0.0  # at start: at once (a crash may have left some)
         self._busy_printers: set[str] = set()
         self._backends: dict[str, Backend] = {}
+        #: Per destination, the member chosen last (round-robin pools).
+        self._last_chosen: dict[str, str] = {}
+        self._recent = RecentDeliveries()
+        self._health = PrinterHealth(
+            config,
+            store,
+            clock,
+            backend_for=self._backend,
+            target_named=self._target_named,
+            printer_back=self.wake,
+        )
 
     # --- hooks for the services -----------------------------------------------------------
     def wake(self) -> None:
@@ -106,11 +149,13 @@ class Dispatcher:
         """Runs until cancelled; on cancellation in-flight deliveries are cancelled and
         their leases released, so another node (or the next start) resumes them."""
         async with asyncio.TaskGroup() as group:
+            prober = group.create_task(self._health.run())
             try:
                 while True:
                     await self._claim_all(group)
                     await self._sleep()
             finally:
+                prober.cancel()
                 for task in list(self._tasks.values()):
                     task.cancel()
 
@@ -120,29 +165,93 @@ class Dispatcher:
             await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
 
     async def _claim_all(self, group: asyncio.TaskGroup) -> None:
-        while len(self._tasks) < self._delivery.workers:
-            job = await self._claim()
-            if job is None:
-                return
-            printer = self._config.printer(self._printer_of(job))
-            assert printer is not None
-            self._busy_printers.add(printer.name)
-            self._tasks[job.id] = group.create_task(
-                self._run_delivery(job, printer.name, printer.uri)
-            )
-
-    async def _claim(self) -> JobRecord | None:
         now = self._clock.now()
-        until = now + self._delivery.lease_seconds
-        orphan = await self._claim_orphan(now, until)
-        if orphan is not None:
-            if self._printer_of(orphan) not in self._busy_printers:
-                return orphan
+        while len(self._tasks) < self._delivery.workers:
+            orphan = await self._claim_orphan(now, now + self._delivery.lease_seconds)
+            if orphan is None:
+                break
+            await self._resume_orphan(group, orphan)
+        routing = RoutingPass(self._config, self._store, now)
+        down = {p.name for p in await self._store.list_printers() if not p.is_up}
+        blocked: set[str] = set()
+        exclude: set[tuple[str, str | None]] = set()
+        for _ in range(MAX_PEEKS_PER_PASS):
+            if len(self._tasks) >= self._delivery.workers:
+                return
+            batch = await self._store.peek_pending(now, exclude, PEEK_BATCH)
+            if not batch:
+                return
+            for job in batch:
+                if len(self._tasks) >= self._delivery.workers:
+                    return
+                key = route_key(self._config, job.queue, job.owner)
+                if key in blocked:
+                    continue
+                if not await self._dispatch(group, routing, job, down, now):
+                    blocked.add(key)
+                    owner = job.owner if follows_owner(self._config, job.queue) else None
+                    exclude.add((job.queue, owner))
+
+    async def _dispatch(
+        self,
+        group: asyncio.TaskGroup,
+        routing: RoutingPass,
+        job: JobRecord,
+        down: set[str],
+        now: float,
+    ) -> bool:
+        """Route and start one job. False when it must wait, and those behind it too."""
+        if job.next_attempt_at is not None and job.next_attempt_at > now:
+            return False
+        destination = await routing.destination(job.queue, job.owner)
+        if isinstance(destination, Unroutable):
+            await self._jobs.hold_for_route(job, destination.message)
+            return True
+        decision = choose(
+            destination,
+            needs_of(decode_template(job.template)),
+            busy=self._busy_printers,
+            down=down,
+            recent=self._recent.counts(now),
+            after=self._last_chosen.get(destination.name),
+        )
+        if isinstance(decision, Hold):
+            await self._jobs.hold_for_route(job, decision.message)
+            return True
+        if isinstance(decision, Wait):
+            return False
+        claimed = await self._store.claim_job(
+            job.id, self.node, now, now + self._delivery.lease_seconds
+        )
+        if claimed is not None:
+            self._last_chosen[destination.name] = decision.target.name
+            self._recent.add(decision.target.name, now)
+            self._start(group, claimed, decision.target)
+        return True
+
+    def _start(self, group: asyncio.TaskGroup, job: JobRecord, target: Target) -> None:
+        self._busy_printers.add(target.name)
+        self._tasks[job.id] = group.create_task(self._run_delivery(job, target))
+
+    async def _resume_orphan(self, group: asyncio.TaskGroup, orphan: JobRecord) -> None:
+        """An orphan goes back to the printer it was being sent to: only that printer can
+        say whether it already printed it (invariant 2)."""
+        target = await self._target_named(orphan.printer or "")
+        if target is None:
+            await self._jobs.move(orphan, JobEvent.RETRY, changes=_UNLEASED)
+        elif target.name in self._busy_printers:
             await self._store.release_lease(orphan.id, self.node)
-        free = [q.name for q in self._config.queues if q.printer not in self._busy_printers]
-        if not free:
-            return None
-        return await self._store.claim_pending(self.node, now, until, free)
+        else:
+            self._start(group, orphan, target)
+
+    async def _target_named(self, name: str) -> Target | None:
+        printer = self._config.printer(name)
+        if printer is not None:
+            return target(printer)
+        if names.is_local_queue(name):
+            agent = await self._store.get_agent(name[len(names.LOCAL_PREFIX) :])
+            return Target(name, agent.uri) if agent is not None else None
+        return None
 
     async def _claim_orphan(self, now: float, until: float) -> JobRecord | None:
         """Orphans appear only when a lease expires, so after a search that found none the
@@ -154,19 +263,15 @@ class Dispatcher:
             self._next_orphan_search = now + self._delivery.lease_seconds / 2
         return orphan
 
-    def _printer_of(self, job: JobRecord) -> str:
-        queue = self._config.queue(job.queue)
-        return queue.printer if queue else (job.printer or "")
-
     # --- one delivery --------------------------------------------------------------------
-    async def _run_delivery(self, job: JobRecord, printer: str, uri: str) -> None:
+    async def _run_delivery(self, job: JobRecord, target: Target) -> None:
         renewer = asyncio.create_task(self._renew(job.id))
         self._renewers[job.id] = renewer
         try:
-            await self._deliver(job, printer, uri)
+            await self._deliver(job, target)
         except asyncio.CancelledError:
             log.info("delivery of job %s stopped", job.id)
-            await self._cancel_at_printer(job.id, uri)
+            await self._cancel_at_printer(job.id, target.uri)
         except Exception:
             log.exception("delivery of job %s failed unexpectedly", job.id)
             await self._record(
@@ -177,19 +282,20 @@ class Dispatcher:
             renewer.cancel()
             self._renewers.pop(job.id, None)
             self._tasks.pop(job.id, None)
-            self._busy_printers.discard(printer)
+            self._busy_printers.discard(target.name)
             if job.id in self._settled:
                 self._settled.discard(job.id)  # no second write: each costs an fsync
             else:
                 await self._store.release_lease(job.id, self.node)
             self.wake()
 
-    async def _deliver(self, job: JobRecord, printer: str, uri: str) -> None:
+    async def _deliver(self, job: JobRecord, target: Target) -> None:
+        uri = target.uri
         started = await self._jobs.move(
             job,
             JobEvent.START,
             changes={
-                "printer": printer,
+                "printer": target.name,
                 "delivery_attempts": job.delivery_attempts + 1,
                 "next_attempt_at": None,
             },
@@ -204,6 +310,8 @@ class Dispatcher:
                 return
             request = recovered
         result = await backend.deliver(request, JobProgress(self._store, job.id))
+        if result.outcome is Outcome.RETRY:
+            await self._health.mark_down(target, result.message or result.reason)
         await self._record(started, result)
 
     async def _recover(
@@ -223,7 +331,7 @@ class Dispatcher:
         fresh = await self._store.get_job(job.id)
         if fresh is None or fresh.state != JobState.PROCESSING:
             return  # canceled while we delivered
-        decision = policy.decide(result, fresh.delivery_attempts, self._delivery, self._clock.now())
+        decision = policy.decide(result, fresh.delivery_attempts, self._delivery)
         await self._apply(fresh, decision)
 
     async def _apply(self, job: JobRecord, decision: policy.Decision) -> None:

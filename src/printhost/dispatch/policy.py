@@ -1,7 +1,7 @@
 """What a delivery result means for the job: pure decisions, no I/O (STYLE principle 3).
 
-A printer that cannot be reached is retried with exponential backoff up to
-``max_attempts``; a printer that refuses the job for good aborts it with the printer's
+A printer that cannot be reached sends the job back to pending, to be re-routed (the
+printer is marked down; see dispatch/health.py), up to ``max_attempts`` deliveries; a printer that refuses the job for good aborts it with the printer's
 reason; a printer that printed it completes it.
 """
 
@@ -23,15 +23,7 @@ class Decision:
     changes: dict[str, Any] = field(default_factory=dict)
 
 
-def retry_delay(attempts: int, config: DeliveryConfig) -> float:
-    """Seconds before attempt ``attempts + 1``: initial, 2x, 4x ... capped at the maximum."""
-    exponent = max(0, attempts - 1)
-    return float(
-        min(config.retry_max_seconds, config.retry_initial_seconds * 2 ** min(exponent, 30))
-    )
-
-
-def decide(result: DeliveryResult, attempts: int, config: DeliveryConfig, now: float) -> Decision:
+def decide(result: DeliveryResult, attempts: int, config: DeliveryConfig) -> Decision:
     if result.outcome is Outcome.COMPLETED:
         changes: dict[str, Any] = {}
         if result.impressions_completed is not None:
@@ -49,23 +41,25 @@ def decide(result: DeliveryResult, attempts: int, config: DeliveryConfig, now: f
             (result.reason or "aborted-by-system",),
             result.message or "the printer refused the job",
         )
-    return _retry(result, attempts, config, now)
+    return _retry(result, attempts, config)
 
 
-def _retry(result: DeliveryResult, attempts: int, config: DeliveryConfig, now: float) -> Decision:
+def _retry(result: DeliveryResult, attempts: int, config: DeliveryConfig) -> Decision:
     if config.max_attempts and attempts >= config.max_attempts:
         return Decision(
             JobEvent.ABORT,
             ("aborted-by-system",),
             f"gave up after {attempts} attempts: {result.message}",
         )
-    delay = retry_delay(attempts, config)
-    message = f"{result.message or 'printer unavailable'}; next attempt in {delay:g} s"
+    # No delay: the printer has been marked down (dispatch/health.py), so the job is
+    # re-routed at once to another printer of its destination, or waits, in order, until
+    # the prober sees the printer back.
+    message = f"{result.message or 'printer unavailable'}; waiting for a printer"
     return Decision(
         JobEvent.RETRY,
         (result.reason or "printer-stopped",),
         message,
-        {"next_attempt_at": now + delay, "printer": None},
+        {"next_attempt_at": None, "printer": None},
     )
 
 

@@ -9,8 +9,9 @@ is possible.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid as uuidlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +44,11 @@ _REASONS: dict[JobEvent, tuple[str, ...]] = {
 }
 
 
+#: The reason a job held for want of a route carries (RFC 8011 §5.3.8: a resource the
+#: job needs is not ready).
+ROUTE_HOLD_REASON = "resources-are-not-ready"
+
+
 class JobNotPossible(Exception):
     """The request is understood but the job's state does not allow it (IPP
     client-error-not-possible)."""
@@ -63,6 +69,26 @@ class JobSpec:
     uuid: str = ""
 
 
+class JobRefused(Exception):
+    """Intake refuses the job (e.g. an unmapped user on a foreign system's queue); the
+    message says why, for the sender."""
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """The job as intake rules made it (owner mapped, defaults applied)."""
+
+    spec: JobSpec
+    #: Hold the job with this message (e.g. waiting for an operator to map its owner).
+    hold_message: str = ""
+    #: What intake changed against the request, shown as the job's state message.
+    note: str = ""
+
+
+async def _as_is(spec: JobSpec) -> Placement:
+    return Placement(spec)
+
+
 def new_job_uuid() -> str:
     return f"urn:uuid:{uuidlib.uuid4()}"
 
@@ -76,7 +102,9 @@ class JobService:
         wake_dispatcher: Callable[[], None] = lambda: None,
         stop_delivery: Callable[[JobId], None] = lambda job_id: None,
         events_appended: Callable[[], None] = lambda: None,
+        place: Callable[[JobSpec], Awaitable[Placement]] = _as_is,
     ) -> None:
+        self._place = place
         self._store = store
         self._clock = clock
         self._wake_dispatcher = wake_dispatcher
@@ -93,7 +121,12 @@ class JobService:
         hold_new_jobs: bool = False,
     ) -> JobRecord:
         """Create a job durably. Returns only after job, documents and event are committed
-        (the caller has already fsync'd the documents): invariant 1."""
+        (the caller has already fsync'd the documents): invariant 1. Raises JobRefused
+        when intake rules refuse it."""
+        placement = await self._place(spec)
+        spec = placement.spec
+        if placement.hold_message and spec.hold_until is None:
+            spec = dataclasses.replace(spec, hold_until="indefinite")
         held = spec.hold_until is not None or hold_new_jobs
         reasons = self._intake_reasons(spec, open_for_documents, hold_new_jobs)
         now = self._clock.now()
@@ -106,7 +139,7 @@ class JobService:
             name=spec.name,
             state=JobState.PENDING_HELD if held else JobState.PENDING,
             state_reasons=reasons,
-            state_message="",
+            state_message=placement.hold_message or placement.note,
             priority=spec.priority,
             hold_until=spec.hold_until,
             template=spec.template,
@@ -196,6 +229,34 @@ class JobService:
         )
         self._wake_dispatcher()
         return updated
+
+    # --- routing holds ------------------------------------------------------------------
+    async def hold_for_route(self, job: JobRecord, message: str) -> JobRecord | None:
+        """No printer can take the job now (its user is logged in nowhere, no pool member
+        can print colour...): hold it, saying why, until ``release_route_holds``."""
+        return await self.move(
+            job,
+            JobEvent.HOLD,
+            reasons=(ROUTE_HOLD_REASON,),
+            message=message,
+            changes={"hold_until": "indefinite"},
+        )
+
+    async def release_route_holds(self, owner: str | None = None) -> int:
+        """Something that routing depends on changed (presence, preferences, a printer
+        came back): give the jobs held for want of a route another try. The dispatcher
+        holds them again if nothing changed for them. Returns how many were released."""
+        held = await self._store.list_jobs(JobFilter(states=(JobState.PENDING_HELD,), owner=owner))
+        released = 0
+        for job in held:
+            if ROUTE_HOLD_REASON in job.state_reasons:
+                moved = await self.move(
+                    job, JobEvent.RELEASE, reasons=("none",), changes={"hold_until": None}
+                )
+                released += moved is not None
+        if released:
+            self._wake_dispatcher()
+        return released
 
     async def restart(self, job: JobRecord) -> JobRecord:
         """Restart-Job / Reprocess-Job of a retained job whose documents are still kept."""

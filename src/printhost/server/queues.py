@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import datetime
 import uuid
+from collections.abc import Collection
 from functools import lru_cache
 
 from printhost.clock import Clock
-from printhost.config import Config, QueueConfig
+from printhost.config import Config, PrinterConfig, QueueConfig
 from printhost.ipp.constants import JobState, PrinterState
 from printhost.ipp.model import Attribute
+from printhost.routing import names as names_
 from printhost.server.icons import SIZES
 from printhost.server.printer_attributes import printer_attributes
 from printhost.server.queue_description import QueueDescription, QueueStatus
 from printhost.server.reply import not_found
 from printhost.server.uris import Uris
-from printhost.store.base import Store
+from printhost.store.base import JobFilter, Store
 
 #: What Set-Job-Attributes changes on a job that has not started (operations/control.py).
 JOB_SETTABLE = (
@@ -51,22 +53,41 @@ class QueueRegistry:
         self._supported: dict[str, dict[str, Attribute]] = {}
 
     def names(self) -> list[str]:
-        return [q.name for q in self._config.queues]
+        """The configured queues (and the mapping queues of foreign systems)."""
+        configured = [q.name for q in self._config.queues]
+        return configured + [m.queue for m in self._config.mappings if m.queue not in configured]
+
+    async def all_names(self) -> list[str]:
+        """The configured queues, then those made on first use (``user-``, ``local-``)."""
+        names = self.names()
+        made = [s.name for s in await self._store.list_queue_states()]
+        return names + [n for n in made if n not in names and names_.is_made_on_first_use(n)]
 
     def resolve(self, name: str | None) -> str:
-        """A queue name from a request; None or "" mean the default queue."""
+        """A queue name from a request; None or "" mean the default queue. Names of queues
+        made on first use (``user-<name>``, ``local-<host>``) resolve with no set-up."""
         if not name:
             return (
                 self._config.default_queue
                 if self._config.queue(self._config.default_queue)
                 else self._config.queues[0].name
             )
-        if self._config.queue(name) is None:
-            raise not_found(f"queue {name!r}")
+        self._queue(name)  # raises not_found
         return name
 
     def printer_name(self, queue: str) -> str:
-        return self._queue(queue).printer
+        """What the queue sends to, for people: a printer or pool name, or how it routes."""
+        return self._queue(queue).destination
+
+    def jobs_filter(
+        self, queue: str, *, states: Collection[JobState] | None, owner: str | None = None
+    ) -> JobFilter:
+        """The jobs a listing of ``queue`` shows. A user's queue also shows the jobs that
+        user sent to the queues that follow their owner (myprinter, from-<system>)."""
+        if names_.is_user_queue(queue):
+            following = [self._config.default_queue, *(m.queue for m in self._config.mappings)]
+            return JobFilter(queues=(queue, *following), states=states, owner=owner)
+        return JobFilter(queue=queue, states=states, owner=owner)
 
     def uuid(self, queue: str) -> str:
         return f"urn:uuid:{uuid.uuid5(_UUID_NAMESPACE, queue)}"
@@ -92,15 +113,15 @@ class QueueRegistry:
         return printer_attributes(description, await self._status(queue))
 
     def _queue(self, name: str) -> QueueConfig:
-        queue = self._config.queue(name)
+        queue = self._config.queue(name) or _made_on_demand(self._config, name)
         if queue is None:
             raise not_found(f"queue {name!r}")
         return queue
 
     def _description(self, name: str, uris: Uris) -> QueueDescription:
         queue = self._queue(name)
-        printer = self._config.printer(queue.printer)
-        assert printer is not None  # checked when the configuration was loaded
+        printers = _reachable_printers(self._config, queue)
+        printer = printers[0]
         uri_supported = uris.printers_supported(name)
         security = tuple("tls" if u.startswith("ipps:") else "none" for u in uri_supported)
         auth = "requesting-user-name" if self._config.server.allow_anonymous else "basic"
@@ -115,9 +136,10 @@ class QueueRegistry:
             printer_icons=tuple(uris.web(f"/icons/printer-{size}.png") for size in SIZES),
             info=queue.info or printer.info or name,
             location=queue.location or printer.location,
-            make_and_model=printer.make_and_model or "printhost queue",
-            color=printer.color,
-            duplex=printer.duplex,
+            make_and_model=(printer.make_and_model if len(printers) == 1 else "")
+            or "printhost queue",
+            color=any(p.color for p in printers),
+            duplex=any(p.duplex for p in printers),
             multiple_operation_time_out=self._config.jobs.multiple_operation_timeout_seconds,
             job_password_max_length=0,
             job_settable=JOB_SETTABLE,
@@ -147,6 +169,33 @@ class QueueRegistry:
             is_accepting_jobs=state.is_accepting_jobs,
             queued_job_count=queued,
         )
+
+
+#: The destination shown for queues whose printer is chosen per job.
+FOLLOWS_OWNER = "(follows the job's owner)"
+
+
+def _made_on_demand(config: Config, name: str) -> QueueConfig | None:
+    """User and workstation queues, and the queues of foreign systems, exist without
+    configuration; they describe themselves as able to do what any printer can."""
+    if config.mapping(name) is not None:
+        return QueueConfig(name=name, destination=FOLLOWS_OWNER, info=f"jobs from {name}")
+    if names_.is_user_queue(name):
+        return QueueConfig(name=name, destination=FOLLOWS_OWNER, info=f"{name[5:]}'s printer")
+    if names_.is_local_queue(name):
+        return QueueConfig(name=name, destination=name, info=f"desktop printer of {name[6:]}")
+    return None
+
+
+def _reachable_printers(config: Config, queue: QueueConfig) -> tuple[PrinterConfig, ...]:
+    """The printers a queue's jobs can reach (its capabilities are theirs together)."""
+    printer = config.printer(queue.destination)
+    if printer is not None and queue.name != config.default_queue:
+        return (printer,)
+    pool = config.pool(queue.destination)
+    if pool is not None and queue.name != config.default_queue:
+        return tuple(p for m in (*pool.members, *pool.standby) if (p := config.printer(m)))
+    return config.printers  # follows its owner, or a desktop: could be any
 
 
 def _static_status(when: float) -> QueueStatus:

@@ -55,7 +55,7 @@ def healthz(services: Services) -> Endpoint:
 
 def status_page(services: Services) -> Endpoint:
     async def endpoint(request: Request) -> Response:
-        rows = [await _queue_row(services, name) for name in services.queues.names()]
+        rows = [await _queue_row(services, name) for name in await services.queues.all_names()]
         host = request.url.hostname or "localhost"
         default = services.queues.resolve(None)
         port = request.url.port or 631

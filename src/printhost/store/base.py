@@ -83,6 +83,8 @@ class JobFilter:
     job_ids: Collection[int] | None = None
     #: Only jobs still taking documents (True) or closed ones (False); None = either.
     open_for_documents: bool | None = None
+    #: Only jobs in one of these queues (with ``queue``, in both).
+    queues: Collection[str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,53 @@ class SubscriptionRecord:
     #: The subscriber proved its name (HTTP Basic); only a proven identity may then act
     #: on the subscription (invariant 4, as for jobs).
     owner_authenticated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class JobDefaults:
+    """A user's default job options, applied at intake where a job says nothing else."""
+
+    sides: str = ""  # "" = no default
+    print_color_mode: str = ""
+    orientation_requested: int = 0  # 0 = no default; else RFC 8011 enum 3-6
+    #: Copies above this are cut down to it (0 = no limit).
+    max_copies: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class UserPreferences:
+    user: str
+    #: A printer or pool name, "desktop" (wherever the user is logged in), or "" (the
+    #: configured default).
+    destination: str = ""
+    defaults: JobDefaults = field(default_factory=JobDefaults)
+    #: Banner page: None = as the queue says, False = opted out, True = always.
+    banner: bool | None = None
+    #: Where the user works, for picking the nearest pool when no destination is set.
+    location: str = ""
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceRecord:
+    """``user`` is logged in at workstation ``host`` until ``expires_at``."""
+
+    user: str
+    host: str
+    expires_at: float
+    updated_at: float
+    source: str = ""  # "agent", "badge-reader", ... (free text, for the audit trail)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """A workstation's desktop agent: where its ``local-<host>`` jobs are delivered."""
+
+    host: str
+    uri: str  # the agent's IPP printer URI
+    expires_at: float
+    updated_at: float
+    location: str = ""
 
 
 class Store(Protocol):
@@ -195,6 +244,22 @@ class Store(Protocol):
         it to processing with transition_job."""
         ...
 
+    async def peek_pending(
+        self, now: float, exclude: Collection[tuple[str, str | None]], limit: int
+    ) -> list[JobRecord]:
+        """Read only: the first ``limit`` jobs in dispatch order (priority high first, then
+        id) that are pending, closed, not leased and not in a paused queue, with their
+        documents. ``exclude`` leaves out (queue, None): the whole queue, and (queue,
+        owner): that owner's jobs in it. Jobs whose next attempt is not due yet are
+        included, so the caller can keep each route in order behind them."""
+        ...
+
+    async def claim_job(
+        self, job_id: JobId, node: str, now: float, lease_until: float
+    ) -> JobRecord | None:
+        """Lease this job if it is still pending, closed and not leased; else None."""
+        ...
+
     async def claim_orphaned(self, node: str, now: float, lease_until: float) -> JobRecord | None:
         """Lease a processing job whose lease expired (its node died). Suspended
         (processing-stopped) jobs are not orphans: they wait for Resume-Job.
@@ -236,6 +301,14 @@ class Store(Protocol):
         """Upsert and append ``event`` (its queue defaults to ``state.name``)."""
         ...
 
+    async def list_queue_states(self) -> list[QueueState]:
+        """Every queue with a stored state (made on first use or changed), by name."""
+        ...
+
+    async def list_printers(self) -> list[PrinterRecord]:
+        """Every printer with a stored record, by name."""
+        ...
+
     async def get_printer(self, name: str) -> PrinterRecord:
         """The stored record, or ``PrinterRecord(name)`` when never set."""
         ...
@@ -257,6 +330,29 @@ class Store(Protocol):
     async def put_user(self, user: UserRecord) -> None: ...
 
     async def list_users(self) -> list[UserRecord]: ...
+
+    # --- routing: preferences, presence, agents -------------------------------------------
+    async def get_preferences(self, user: str) -> UserPreferences | None: ...
+
+    async def put_preferences(self, prefs: UserPreferences, event: NewEvent) -> None:
+        """Upsert and append ``event`` (a preferences change is audited)."""
+        ...
+
+    async def put_presence(self, presence: PresenceRecord) -> None:
+        """Upsert by (user, host)."""
+        ...
+
+    async def delete_presence(self, user: str, host: str) -> None: ...
+
+    async def list_presence(self, now: float, user: str | None = None) -> list[PresenceRecord]:
+        """Unexpired presence (of ``user``, or everyone), most recently reported first."""
+        ...
+
+    async def put_agent(self, agent: AgentRecord) -> None:
+        """Upsert by host."""
+        ...
+
+    async def get_agent(self, host: str) -> AgentRecord | None: ...
 
     # --- subscriptions (RFC 3995) ----------------------------------------------------------
     async def create_subscription(self, sub: SubscriptionRecord) -> SubscriptionRecord:

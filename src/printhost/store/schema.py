@@ -160,3 +160,34 @@ subscriptions = Table(
     Column("owner_authenticated", Boolean, nullable=False, server_default=false()),
     sqlite_autoincrement=True,
 )
+
+user_preferences = Table(
+    "user_preferences",
+    metadata,
+    Column("user", String(256), primary_key=True),
+    Column("destination", String(256), nullable=False),
+    Column("defaults", Text, nullable=False),  # JSON object of JobDefaults fields
+    Column("banner", Boolean, nullable=True),  # NULL = as the queue says
+    Column("location", String(256), nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+presence = Table(
+    "presence",
+    metadata,
+    Column("user", String(256), primary_key=True),
+    Column("host", String(256), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("source", String(64), nullable=False),
+)
+
+agents = Table(
+    "agents",
+    metadata,
+    Column("host", String(256), primary_key=True),
+    Column("uri", Text, nullable=False),
+    Column("location", String(256), nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)

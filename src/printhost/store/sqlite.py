@@ -88,6 +88,7 @@ from printhost.store.base import (
 from printhost.store.schema import documents as document_table
 from printhost.store.schema import events, jobs, printers, subscriptions, users
 from printhost.store.schema import queues as queue_table
+from printhost.store.sqlite_routing import RoutingTables
 
 T = TypeVar("T")
 
@@ -156,7 +157,7 @@ def sqlite_url(database: str | os.PathLike[str]) -> str:
 MAX_BATCH = 128
 
 
-class SqliteStore:
+class SqliteStore(RoutingTables):
     """The ``Store`` port on one SQLite file. Create with ``await SqliteStore.open(url)``."""
 
     def __init__(self, writer_engine: Engine, reader_engine: Engine, readers: int) -> None:
@@ -421,6 +422,35 @@ class SqliteStore:
             conditions.append(jobs.c.queue.in_(list(queues)))
         return await self._claim(conditions, node, lease_until)
 
+    async def peek_pending(
+        self, now: float, exclude: Collection[tuple[str, str | None]], limit: int
+    ) -> list[JobRecord]:
+        paused = select(queue_table.c.name).where(queue_table.c.paused == true())
+        stmt = (
+            select(jobs)
+            .where(
+                jobs.c.state == int(JobState.PENDING),
+                jobs.c.open_for_documents == false(),
+                _lease_free(now),
+                jobs.c.queue.not_in(paused),
+                *_excluded(exclude),
+            )
+            .order_by(jobs.c.priority.desc(), jobs.c.id)
+            .limit(limit)
+        )
+        return await self._read(lambda conn: _jobs_with_documents(conn, stmt))
+
+    async def claim_job(
+        self, job_id: JobId, node: str, now: float, lease_until: float
+    ) -> JobRecord | None:
+        conditions = [
+            jobs.c.id == job_id,
+            jobs.c.state == int(JobState.PENDING),
+            jobs.c.open_for_documents == false(),
+            _lease_free(now),
+        ]
+        return await self._claim(conditions, node, lease_until)
+
     async def claim_orphaned(self, node: str, now: float, lease_until: float) -> JobRecord | None:
         # A processing job with no lease at all has no owner either: it is orphaned too.
         # Paused queues do not matter here: the job was already being delivered.
@@ -515,16 +545,7 @@ class SqliteStore:
     async def get_queue_state(self, name: str) -> QueueState:
         stmt = select(queue_table).where(queue_table.c.name == name)
         row = await self._read(lambda conn: conn.execute(stmt).first())
-        if row is None:
-            return QueueState(name=name)
-        return QueueState(
-            name=row.name,
-            is_accepting_jobs=bool(row.is_accepting_jobs),
-            paused=bool(row.paused),
-            hold_new_jobs=bool(row.hold_new_jobs),
-            state_message=row.state_message,
-            state_change_time=row.state_change_time,
-        )
+        return QueueState(name=name) if row is None else _queue_state(row)
 
     async def set_queue_state(self, state: QueueState, event: NewEvent) -> None:
         values = {
@@ -543,18 +564,20 @@ class SqliteStore:
 
         await self._write(work)
 
+    async def list_queue_states(self) -> list[QueueState]:
+        stmt = select(queue_table).order_by(queue_table.c.name)
+        rows = await self._read(lambda conn: conn.execute(stmt).all())
+        return [_queue_state(row) for row in rows]
+
+    async def list_printers(self) -> list[PrinterRecord]:
+        stmt = select(printers).order_by(printers.c.name)
+        rows = await self._read(lambda conn: conn.execute(stmt).all())
+        return [_printer(row) for row in rows]
+
     async def get_printer(self, name: str) -> PrinterRecord:
         stmt = select(printers).where(printers.c.name == name)
         row = await self._read(lambda conn: conn.execute(stmt).first())
-        if row is None:
-            return PrinterRecord(name=name)
-        return PrinterRecord(
-            name=row.name,
-            is_up=bool(row.is_up),
-            state_reasons=tuple(json.loads(row.state_reasons)),
-            state_message=row.state_message,
-            state_change_time=row.state_change_time,
-        )
+        return PrinterRecord(name=name) if row is None else _printer(row)
 
     async def set_printer(self, printer: PrinterRecord, event: NewEvent) -> None:
         values = {
@@ -575,6 +598,9 @@ class SqliteStore:
         await self._write(work)
 
     # --- events ------------------------------------------------------------------------------
+
+    def _insert_plain_event(self, conn: Connection, event: NewEvent) -> None:
+        _insert_event(conn, event, None, None)
 
     async def append_event(self, event: NewEvent, job_id: JobId | None = None) -> int:
         return await self._write(lambda conn: _insert_event(conn, event, job_id, None))
@@ -710,10 +736,46 @@ def _jobs_with_documents(conn: Connection, stmt: Select[Any]) -> list[JobRecord]
     return [_job(row, tuple(by_job[row.id])) for row in rows]
 
 
+def _excluded(exclude: Collection[tuple[str, str | None]]) -> list[ColumnElement[bool]]:
+    whole = [queue for queue, owner in exclude if owner is None]
+    owners: dict[str, list[str]] = {}
+    for queue, owner in exclude:
+        if owner is not None and queue not in whole:
+            owners.setdefault(queue, []).append(owner)
+    conditions: list[ColumnElement[bool]] = [jobs.c.queue.not_in(whole)] if whole else []
+    conditions += [
+        ~and_(jobs.c.queue == queue, jobs.c.owner.in_(names)) for queue, names in owners.items()
+    ]
+    return conditions
+
+
+def _queue_state(row: Row[Any]) -> QueueState:
+    return QueueState(
+        name=row.name,
+        is_accepting_jobs=bool(row.is_accepting_jobs),
+        paused=bool(row.paused),
+        hold_new_jobs=bool(row.hold_new_jobs),
+        state_message=row.state_message,
+        state_change_time=row.state_change_time,
+    )
+
+
+def _printer(row: Row[Any]) -> PrinterRecord:
+    return PrinterRecord(
+        name=row.name,
+        is_up=bool(row.is_up),
+        state_reasons=tuple(json.loads(row.state_reasons)),
+        state_message=row.state_message,
+        state_change_time=row.state_change_time,
+    )
+
+
 def _job_conditions(where: JobFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if where.queue is not None:
         conditions.append(jobs.c.queue == where.queue)
+    if where.queues is not None:
+        conditions.append(jobs.c.queue.in_(list(where.queues)))
     if where.states is not None:
         conditions.append(jobs.c.state.in_([int(s) for s in where.states]))
     if where.owner is not None:

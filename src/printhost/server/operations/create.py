@@ -14,7 +14,7 @@ from printhost.formats import OCTET_STREAM
 from printhost.ipp.constants import JobState, Status, Tag
 from printhost.ipp.model import Attribute, Message
 from printhost.jobs.model import JobRecord
-from printhost.jobs.service import JobNotPossible, JobSpec
+from printhost.jobs.service import JobNotPossible, JobRefused, JobSpec
 from printhost.server.context import Context
 from printhost.server.intake import COMPRESSIONS, DocumentMeta, spool_document
 from printhost.server.job_attributes import encode_template
@@ -47,10 +47,7 @@ async def print_job(ctx: Context) -> Message:
     document = await _spool(ctx, request.meta)
     if document is None:
         raise bad_request("Print-Job without document data")
-    job = await ctx.services.jobs.submit(
-        request.spec, [document], hold_new_jobs=request.hold_new_jobs
-    )
-    return await _created(ctx, job)
+    return await _created(ctx, await _submit(ctx, request, [document]))
 
 
 async def validate_job(ctx: Context) -> Message:
@@ -62,10 +59,25 @@ async def validate_job(ctx: Context) -> Message:
 
 async def create_job(ctx: Context) -> Message:
     request = await _job_request(ctx)
-    job = await ctx.services.jobs.submit(
-        request.spec, [], open_for_documents=True, hold_new_jobs=request.hold_new_jobs
-    )
-    return await _created(ctx, job)
+    return await _created(ctx, await _submit(ctx, request, [], open_for_documents=True))
+
+
+async def _submit(
+    ctx: Context,
+    request: NewJobRequest,
+    documents: list[NewDocument],
+    *,
+    open_for_documents: bool = False,
+) -> JobRecord:
+    try:
+        return await ctx.services.jobs.submit(
+            request.spec,
+            documents,
+            open_for_documents=open_for_documents,
+            hold_new_jobs=request.hold_new_jobs,
+        )
+    except JobRefused as exc:
+        raise IppError(Status.CLIENT_ERROR_NOT_AUTHORIZED, str(exc)) from None
 
 
 async def send_document(ctx: Context) -> Message:

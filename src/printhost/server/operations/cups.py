@@ -22,7 +22,7 @@ async def cups_get_default(ctx: Context) -> Message:
 
 
 async def cups_get_printers(ctx: Context) -> Message:
-    names = ctx.services.queues.names()
+    names = await ctx.services.queues.all_names()
     first = ctx.value("first-printer-name")
     if isinstance(first, str) and first in names:
         names = names[names.index(first) :]

@@ -1,0 +1,115 @@
+"""The SQLite store's routing tables: user preferences, presence and desktop agents.
+
+A mixin of ``SqliteStore`` (split out by concern: sqlite.py holds jobs, queues and events).
+It uses the store's ``_read``/``_write``, so writes share its writer thread and group
+commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Row, delete, select
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from printhost.store.base import (
+    AgentRecord,
+    JobDefaults,
+    NewEvent,
+    PresenceRecord,
+    UserPreferences,
+)
+from printhost.store.schema import agents, presence, user_preferences
+
+T = TypeVar("T")
+InsertEvent = Callable[[Connection, NewEvent], Any]
+
+
+class RoutingTables:
+    async def _read(self, work: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
+
+    async def _write(self, work: Callable[[Connection], T]) -> T:
+        raise NotImplementedError
+
+    def _insert_plain_event(self, conn: Connection, event: NewEvent) -> None:
+        raise NotImplementedError
+
+    # --- preferences ---------------------------------------------------------------------
+    async def get_preferences(self, user: str) -> UserPreferences | None:
+        stmt = select(user_preferences).where(user_preferences.c.user == user)
+        row = await self._read(lambda conn: conn.execute(stmt).first())
+        return None if row is None else _preferences(row)
+
+    async def put_preferences(self, prefs: UserPreferences, event: NewEvent) -> None:
+        values = {
+            "user": prefs.user,
+            "destination": prefs.destination,
+            "defaults": json.dumps(dataclasses.asdict(prefs.defaults), sort_keys=True),
+            "banner": prefs.banner,
+            "location": prefs.location,
+            "updated_at": prefs.updated_at,
+        }
+        stmt = _upsert(user_preferences, values, ("user",))
+
+        def work(conn: Connection) -> None:
+            conn.execute(stmt)
+            self._insert_plain_event(conn, event)
+
+        await self._write(work)
+
+    # --- presence ------------------------------------------------------------------------
+    async def put_presence(self, record: PresenceRecord) -> None:
+        stmt = _upsert(presence, dataclasses.asdict(record), ("user", "host"))
+        await self._write(lambda conn: conn.execute(stmt))
+
+    async def delete_presence(self, user: str, host: str) -> None:
+        stmt = delete(presence).where(presence.c.user == user, presence.c.host == host)
+        await self._write(lambda conn: conn.execute(stmt))
+
+    async def list_presence(self, now: float, user: str | None = None) -> list[PresenceRecord]:
+        stmt = select(presence).where(presence.c.expires_at > now)
+        if user is not None:
+            stmt = stmt.where(presence.c.user == user)
+        stmt = stmt.order_by(presence.c.updated_at.desc(), presence.c.host)
+        rows = await self._read(lambda conn: conn.execute(stmt).all())
+        return [PresenceRecord(r.user, r.host, r.expires_at, r.updated_at, r.source) for r in rows]
+
+    # --- agents --------------------------------------------------------------------------
+    async def put_agent(self, agent: AgentRecord) -> None:
+        # Host names are case-insensitive (RFC 4343): one agent per host however spelt.
+        values = {**dataclasses.asdict(agent), "host": agent.host.lower()}
+        stmt = _upsert(agents, values, ("host",))
+        await self._write(lambda conn: conn.execute(stmt))
+
+    async def get_agent(self, host: str) -> AgentRecord | None:
+        stmt = select(agents).where(agents.c.host == host.lower())
+        row = await self._read(lambda conn: conn.execute(stmt).first())
+        if row is None:
+            return None
+        return AgentRecord(row.host, row.uri, row.expires_at, row.updated_at, row.location)
+
+
+def _upsert(table: Any, values: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    stmt = sqlite_insert(table).values(values)
+    return stmt.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_={k: v for k, v in values.items() if k not in keys},
+    )
+
+
+def _preferences(row: Row[Any]) -> UserPreferences:
+    known = {f.name for f in dataclasses.fields(JobDefaults)}
+    raw = json.loads(row.defaults)
+    defaults = JobDefaults(**{k: v for k, v in raw.items() if k in known})
+    return UserPreferences(
+        user=row.user,
+        destination=row.destination,
+        defaults=defaults,
+        banner=row.banner,
+        location=row.location,
+        updated_at=row.updated_at,
+    )
