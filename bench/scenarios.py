@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
@@ -415,5 +416,48 @@ async def failover(ctx: Context, label: str, down_seconds: float) -> Outcome:
         "down_s": back_at - killed_at,
         "recovery_timed_out": float(not recovered),
         "recovery_s": (min(after) - back_at) if recovered else sizes.recover_seconds,
+    }
+    return Outcome(figures, dict(result.statuses))
+
+
+async def pool_failover(ctx: Context, label: str) -> Outcome:
+    """One queue, a pool of two sinks (printhost: first-available). All jobs are submitted
+    at once; after a third of them were delivered one member is SIGKILLed and stays down.
+    Measured: the longest wait between two deliveries after the kill (how long users wait
+    while the job cut off at the dead printer is re-routed), the time from the kill to the
+    next delivery, and jobs lost or duplicated once the queue has drained."""
+    sizes = ctx.sizes
+    doc = ctx.documents["pdf-1"]
+    root = ctx.run_dir(f"pool-failover-{label}")
+    deliveries: list[Delivery] = []
+    async with sinks(root, 2) as (victim, survivor):
+        pool = Queue("q", "", members=(victim.uri, survivor.uri))
+        async with server(label, root, [pool]) as srv:
+            load = new_load(ctx, srv.port, ["q"], doc, sizes.failover_jobs, sizes.e2e_clients)
+            submitting = asyncio.create_task(load.run())
+            try:
+                third = sizes.failover_jobs // 3
+                printers = [victim, survivor]
+                await collect(
+                    srv, printers, third, sizes.drain_seconds, deliveries, until_idle=False
+                )
+                victim.kill()
+                deliveries.extend(victim.deliveries())
+                killed_at = time.monotonic()
+                result = await submitting
+            finally:
+                submitting.cancel()
+            drained = await collect(
+                srv, [survivor], result.accepted, sizes.drain_seconds, deliveries
+            )
+    after = sorted([killed_at] + [d.at for d in deliveries if d.at > killed_at])
+    gaps = [b - a for a, b in itertools.pairwise(after)]
+    figures = load_figures(result) | delivery_figures(
+        deliveries, result.accepted_numbers, result.first_submit
+    )
+    figures |= {
+        "failover_timed_out": float(not drained or len(after) < 2),
+        "next_delivery_s": gaps[0] if gaps else sizes.drain_seconds,
+        "longest_gap_s": max(gaps) if gaps else sizes.drain_seconds,
     }
     return Outcome(figures, dict(result.statuses))

@@ -31,6 +31,7 @@ Queues are raw (``lpadmin -m raw``: deprecated but working in 2.4) with
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -83,9 +84,9 @@ ErrorPolicy retry-job
 FACTS = {
     "printhost": {
         "acknowledges": "after fsync of document + directory and a synchronous=FULL commit",
-        "delivery": "one job per printer at a time; [delivery] defaults from README.md "
-        "(retries after 2 s, doubling up to 300 s)",
-        "queues": "one queue per printer (printer pools are not built yet)",
+        "delivery": "one job per printer at a time; [delivery] defaults from README.md; a "
+        "printer is marked down after a failed delivery and probed every 2 s",
+        "queues": "one queue per printer; row 7's pool: one queue → a first-available pool",
     },
     "CUPS": {
         "acknowledges": "before any fsync: SyncOnClose No (default), documents never "
@@ -102,6 +103,9 @@ FACTS = {
 class Queue:
     name: str
     device_uri: str
+    #: Device URIs of a printer pool behind this queue (``device_uri`` is then unused):
+    #: a printhost pool (first-available). CUPS classes are not set up by the bench.
+    members: tuple[str, ...] = ()
 
 
 class Server(Protocol):
@@ -177,12 +181,25 @@ class Printhost:
         return self.server.pid
 
     def start(self, queues: Sequence[Queue]) -> None:
+        single = [q for q in queues if not q.members]
+        pooled = [q for q in queues if q.members]
+        members = {q.name: [f"{q.name}-m{n}" for n in range(len(q.members))] for q in pooled}
         self.server = PrinthostServer(
             self.root,
-            printers=[{"name": f"{q.name}-printer", "uri": q.device_uri} for q in queues],
-            queues=[{"name": q.name, "printer": f"{q.name}-printer"} for q in queues],
+            printers=[{"name": f"{q.name}-printer", "uri": q.device_uri} for q in single]
+            + [
+                {"name": m, "uri": u}
+                for q in pooled
+                for m, u in zip(members[q.name], q.members, strict=True)
+            ],
+            queues=[{"name": q.name, "printer": f"{q.name}-printer"} for q in single]
+            + [{"name": q.name, "destination": f"{q.name}-pool"} for q in pooled],
             users=[user("bench-admin", self.password, "admin")],
             settings=PRINTHOST_SETTINGS,
+            extra_toml="".join(
+                f'[[pools]]\nname = "{q.name}-pool"\nmembers = {json.dumps(members[q.name])}\n'
+                for q in pooled
+            ),
             tls=False,
         ).start()
 

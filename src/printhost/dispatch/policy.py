@@ -1,8 +1,9 @@
 """What a delivery result means for the job: pure decisions, no I/O (STYLE principle 3).
 
 A printer that cannot be reached sends the job back to pending, to be re-routed (the
-printer is marked down; see dispatch/health.py), up to ``max_attempts`` deliveries; a printer that refuses the job for good aborts it with the printer's
-reason; a printer that printed it completes it.
+printer is marked down; see dispatch/health.py), up to ``max_attempts`` deliveries; a
+printer that refuses the job for good aborts it with the printer's reason; a printer that
+printed it completes it.
 """
 
 from __future__ import annotations
