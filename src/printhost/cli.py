@@ -19,6 +19,8 @@ from pathlib import Path
 
 import httpx
 
+from printhost.cli_capture import register as register_capture
+from printhost.cli_routing import register as register_routing
 from printhost.config import ConfigError, load_config
 from printhost.ipp.constants import JobState, Operation, Status, Tag
 from printhost.ipp.model import Message
@@ -82,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     _config_option(add)
     add.set_defaults(run=_user_add)
+    register_capture(commands)
+    register_routing(commands)
     return parser
 
 

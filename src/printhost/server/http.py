@@ -25,7 +25,7 @@ from printhost.ipp.constants import Status
 from printhost.ipp.decoder import DecodeLimits, IppDecodeError, MessageDecoder
 from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Message
-from printhost.server import ipp_service, web
+from printhost.server import ipp_service, rest, web
 from printhost.server.reply import IppError
 from printhost.server.services import Services
 from printhost.server.uris import Uris
@@ -55,6 +55,7 @@ def create_app(services: Services, plain_port: int | None, tls_port: int | None)
         Route("/healthz", web.healthz(services), methods=["GET"]),
         Route("/icons/printer-{size:int}.png", web.icon, methods=["GET"]),
         Route("/", web.status_page(services), methods=["GET"]),
+        rest.mount(services),  # /api/v1
         Route("/{path:path}", ipp, methods=["POST"]),
         Route("/{path:path}", web.status_page(services), methods=["GET"]),
     ]
