@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from printhost import banner
+
 BACKEND_SCHEMES = ("ipp", "ipps", "socket", "lpd", "file")
 ROLES = ("user", "operator", "admin")
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$")
@@ -335,8 +337,13 @@ def _validate_routing(config: Config) -> None:
             if config.printer(member) is None:
                 raise ConfigError(f"pools.{pool.name}: no printer named {member!r}")
     for p in config.printers:
-        if p.banner_format not in ("pdf", "postscript", "pcl"):
+        if p.banner_format not in banner.FORMATS:
             raise ConfigError(f"printers.{p.name}.banner_format: must be pdf, postscript or pcl")
+        if p.banner_tray:
+            try:
+                banner.tray_keyword(p.banner_tray)
+            except ValueError as exc:
+                raise ConfigError(f"printers.{p.name}.banner_tray: {exc}") from None
     routing = config.routing
     if routing.default_destination and not config.is_destination(routing.default_destination):
         raise ConfigError(

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 from printhost.clock import Clock
 from printhost.config import Config, DeliveryConfig
-from printhost.dispatch import policy
+from printhost.dispatch import banners, policy
 from printhost.dispatch.backends import BACKENDS
 from printhost.dispatch.backends.base import (
     Backend,
@@ -309,7 +309,19 @@ class Dispatcher:
             if recovered is None:
                 return
             request = recovered
-        result = await backend.deliver(request, JobProgress(self._store, job.id))
+        banner_path = None
+        if request.remote_job_id is None and await banners.wants_banner(
+            self._config, self._store, started
+        ):
+            banner_path, page = await banners.spool_banner(
+                self._config, self._spool, started, target.name, self._clock.now()
+            )
+            request = dataclasses.replace(request, documents=(page, *request.documents))
+        try:
+            result = await backend.deliver(request, JobProgress(self._store, job.id))
+        finally:
+            if banner_path is not None:
+                await self._spool.delete(banner_path)
         if result.outcome is Outcome.RETRY:
             await self._health.mark_down(target, result.message or result.reason)
         await self._record(started, result)
