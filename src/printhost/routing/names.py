@@ -15,10 +15,15 @@ from __future__ import annotations
 import hashlib
 import re
 
+from printhost.config import NAME_RE
+
 USER_PREFIX = "user-"
 LOCAL_PREFIX = "local-"
-_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}$")
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _UNSAFE_CHAR = re.compile(r"[^A-Za-z0-9_.-]")
+#: How a spelt name ends; a safe name ending so is spelt too, or it could be mistaken for
+#: the spelling of another name ("j smith" -> "j_smith-3483bf22").
+_SPELT_SUFFIX = re.compile(r"-[0-9a-f]{8}$")
 
 
 def user_queue(user: str) -> str:
@@ -30,7 +35,7 @@ def local_queue(host: str) -> str:
 
 
 def _spelt(name: str) -> str:
-    if _SAFE.match(name):
+    if _SAFE.match(name) and not _SPELT_SUFFIX.search(name):
         return name
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
     cleaned = _UNSAFE_CHAR.sub("_", name)[:80].strip("_.-") or "x"
@@ -46,4 +51,4 @@ def is_local_queue(queue: str) -> bool:
 
 
 def is_made_on_first_use(queue: str) -> bool:
-    return (is_user_queue(queue) or is_local_queue(queue)) and _SAFE.match(queue) is not None
+    return (is_user_queue(queue) or is_local_queue(queue)) and NAME_RE.match(queue) is not None

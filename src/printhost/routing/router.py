@@ -259,21 +259,24 @@ def choose(
     free = [t for t in up if t.name not in busy]
     if not free:
         return Wait(f"{destination.name}: every printer is busy")
-    return Deliver(_pick(destination.policy, free, up, recent, after))
+    order = [t.name for t in (*destination.members, *destination.standby)]
+    return Deliver(_pick(destination.policy, free, order, recent, after))
 
 
 def _pick(
     policy: str,
     free: list[Target],
-    up: list[Target],
+    order: list[str],
     recent: Mapping[str, int],
     after: str | None,
 ) -> Target:
     if policy == "least-loaded":
         return min(free, key=lambda t: recent.get(t.name, 0))  # min is stable: ties in order
-    if policy == "round-robin" and after is not None:
-        order = [t.name for t in up]
-        start = order.index(after) + 1 if after in order else 0
-        rotated = up[start:] + up[:start]
-        return next(t for t in rotated if t in free)
+    if policy == "round-robin" and after in order:
+        # Rotate over every member, not only those free now: a member left out this time
+        # (busy, down, cannot print the job) keeps its place, so no one gets a double share.
+        start = order.index(after) + 1
+        rotation = order[start:] + order[:start]
+        by_name = {t.name: t for t in free}
+        return next(by_name[name] for name in rotation if name in by_name)
     return free[0]
