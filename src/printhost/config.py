@@ -295,14 +295,18 @@ def _queue_items(raw: Any) -> Any:
 
 
 def _validated(config: Config) -> Config:
+    # Printers and pools first: with no queues configured the queues are made from them,
+    # and a mistake must be reported against what the file says.
     _unique("printers", [p.name for p in config.printers])
-    _unique("queues", [q.name for q in config.queues])
-    _unique("users", [u.name for u in config.users])
     for p in config.printers:
         _check_name(f"printers.{p.name}", p.name)
         _check_uri(f"printers.{p.name}.uri", p.uri)
     pool_names = [p.name for p in config.pools]
     _unique("printers and pools", [p.name for p in config.printers] + pool_names)
+    for pool in config.pools:
+        _check_name(f"pools.{pool.name}", pool.name)
+    _unique("queues", [q.name for q in config.queues])
+    _unique("users", [u.name for u in config.users])
     for q in config.queues:
         _check_name(f"queues.{q.name}", q.name)
         if not config.is_destination(q.destination):
@@ -327,7 +331,6 @@ def _validated(config: Config) -> Config:
 
 def _validate_routing(config: Config) -> None:
     for pool in config.pools:
-        _check_name(f"pools.{pool.name}", pool.name)
         if pool.policy not in POOL_POLICIES:
             policies = ", ".join(POOL_POLICIES)
             raise ConfigError(f"pools.{pool.name}.policy: must be one of {policies}")
@@ -359,6 +362,12 @@ def _validate_routing(config: Config) -> None:
         if m.unknown == "default" and not m.default_user:
             raise ConfigError(f'{key}.default_user: needed when unknown = "default"')
     _unique("mappings", [m.queue for m in config.mappings])
+    for m in config.mappings:
+        if config.queue(m.queue) is not None or m.queue == config.default_queue:
+            raise ConfigError(f"mappings.{m.queue}: a configured queue has that name")
+    for key in ("probe_interval_seconds", "max_presence_seconds"):
+        if getattr(routing, key) <= 0:
+            raise ConfigError(f"routing.{key}: must be more than 0")
 
 
 def _validate_lpd(lpd: LpdConfig) -> None:

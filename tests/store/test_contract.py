@@ -20,14 +20,18 @@ import pytest
 from printhost.ipp.constants import JobState
 from printhost.jobs.model import JobId, JobRecord
 from printhost.store.base import (
+    AgentRecord,
+    JobDefaults,
     JobFilter,
     NewDocument,
     NewEvent,
     NewJob,
+    PresenceRecord,
     PrinterRecord,
     QueueState,
     Store,
     SubscriptionRecord,
+    UserPreferences,
     UserRecord,
 )
 from printhost.store.sqlite import SqliteStore
@@ -584,3 +588,241 @@ async def test_list_jobs_by_open_for_documents(store: Store) -> None:
     closed_ids = [j.id for j in await store.list_jobs(JobFilter(open_for_documents=False))]
     assert incoming.id in open_ids and closed.id not in open_ids
     assert closed.id in closed_ids and incoming.id not in closed_ids
+
+
+# --- routing: peek and claim by id --------------------------------------------------------------
+
+
+async def _peek(store: Store, now: float = T0, exclude: Any = (), limit: int = 100) -> list[int]:
+    return [j.id for j in await store.peek_pending(now, set(exclude), limit)]
+
+
+async def test_peek_pending_is_dispatch_order_and_reads_only(store: Store) -> None:
+    low = await create(store, priority=10)
+    a = await create(store, priority=50, docs=2)
+    high = await create(store, priority=90)
+    b = await create(store, priority=50)
+    seq = await store.last_event_seq()
+    assert await _peek(store) == [high.id, a.id, b.id, low.id]
+    assert await _peek(store, limit=2) == [high.id, a.id]
+    peeked = await store.peek_pending(T0, set(), 100)
+    assert [len(j.documents) for j in peeked] == [1, 2, 1, 1]
+    assert peeked[1] == await store.get_job(a.id)
+    # nothing was leased or written
+    assert all(j.lease_owner is None for j in peeked)
+    assert await store.last_event_seq() == seq
+    assert await _peek(store) == [high.id, a.id, b.id, low.id]
+
+
+async def test_peek_pending_excludes_queues_and_owners_in_queues(store: Store) -> None:
+    q1_alice = await create(store, queue="q1", owner="alice")
+    q1_bob = await create(store, queue="q1", owner="bob")
+    q2_alice = await create(store, queue="q2", owner="alice")
+    q2_bob = await create(store, queue="q2", owner="bob")
+    q3_carol = await create(store, queue="q3", owner="carol")
+    everything = [q1_alice.id, q1_bob.id, q2_alice.id, q2_bob.id, q3_carol.id]
+    assert await _peek(store) == everything
+    assert await _peek(store, exclude=[("q1", None)]) == [q2_alice.id, q2_bob.id, q3_carol.id]
+    assert await _peek(store, exclude=[("q1", "alice")]) == [
+        q1_bob.id, q2_alice.id, q2_bob.id, q3_carol.id,
+    ]  # fmt: skip
+    # an owner excluded in one queue is still seen in another
+    assert await _peek(store, exclude=[("q1", "alice"), ("q2", "bob")]) == [
+        q1_bob.id, q2_alice.id, q3_carol.id,
+    ]  # fmt: skip
+    assert await _peek(store, exclude=[("q1", "alice"), ("q1", "bob")]) == [
+        q2_alice.id, q2_bob.id, q3_carol.id,
+    ]  # fmt: skip
+    # the whole queue and one of its owners: the whole queue
+    assert await _peek(store, exclude=[("q1", "alice"), ("q1", None), ("q3", None)]) == [
+        q2_alice.id, q2_bob.id,
+    ]  # fmt: skip
+    assert await _peek(store, exclude=[("nope", None), ("q3", "alice")]) == everything
+    assert await _peek(store, exclude=[("q1", None), ("q2", None), ("q3", None)]) == []
+
+
+async def test_peek_pending_skips_jobs_that_cannot_be_dispatched(store: Store) -> None:
+    due = await create(store)
+    await create(store, open_for_documents=True)
+    await create(store, state=S.PENDING_HELD)
+    running = await create(store)
+    await move(store, running, S.PROCESSING)
+    await move(store, await create(store), S.COMPLETED)
+    await create(store, queue="paused")
+    await store.set_queue_state(QueueState("paused", paused=True), ev("queue"))
+    leased = await create(store)
+    assert await store.claim_job(leased.id, "n1", T0, T0 + 30) is not None
+    assert await _peek(store) == [due.id]
+    # a lease that expired does not hide the job
+    assert await _peek(store, now=T0 + 30) == [due.id, leased.id]
+    await store.set_queue_state(QueueState("paused"), ev("queue"))
+    assert len(await _peek(store, now=T0 + 30)) == 3
+
+
+async def test_peek_pending_includes_jobs_whose_retry_is_not_due(store: Store) -> None:
+    later = await create(store)
+    await store.update_job(later.id, {"next_attempt_at": T0 + 100})
+    after = await create(store)
+    peeked = await store.peek_pending(T0, set(), 10)
+    assert [j.id for j in peeked] == [later.id, after.id]
+    assert peeked[0].next_attempt_at == T0 + 100
+
+
+async def test_claim_job_leases_that_job(store: Store) -> None:
+    first = await create(store, priority=90)
+    wanted = await create(store, priority=10)
+    claimed = await store.claim_job(wanted.id, "n1", T0, T0 + 30)
+    assert claimed is not None and claimed.id == wanted.id
+    assert (claimed.lease_owner, claimed.lease_expires, claimed.state) == ("n1", T0 + 30, S.PENDING)
+    assert len(claimed.documents) == 1
+    assert await store.get_job(wanted.id) == claimed
+    untouched = await store.get_job(first.id)
+    assert untouched is not None and untouched.lease_owner is None
+    # leased: nobody else gets it until the lease ends
+    assert await store.claim_job(wanted.id, "n2", T0 + 29, T0 + 59) is None
+    taken = await store.claim_job(wanted.id, "n2", T0 + 30, T0 + 60)
+    assert taken is not None and taken.lease_owner == "n2"
+    assert not await store.renew_lease(wanted.id, "n1", T0 + 90)
+
+
+async def test_claim_job_refuses_jobs_that_cannot_be_dispatched(store: Store) -> None:
+    held = await create(store, state=S.PENDING_HELD)
+    incoming = await create(store, open_for_documents=True)
+    running = await move(store, await create(store), S.PROCESSING)
+    done = await move(store, await create(store), S.COMPLETED)
+    for job in (held, incoming, running, done):
+        assert await store.claim_job(job.id, "n1", T0, T0 + 30) is None
+        unchanged = await store.get_job(job.id)
+        assert unchanged is not None and unchanged.lease_owner is None
+    assert await store.claim_job(JobId(999), "n1", T0, T0 + 30) is None
+
+
+async def test_claim_job_is_exclusive(open_store: OpenStore) -> None:
+    handles = [await open_store() for _ in range(4)]  # four nodes on one database
+    jobs = [await create(handles[0]) for _ in range(5)]
+    for job in jobs:
+        claims = await asyncio.gather(
+            *(h.claim_job(job.id, f"node{i}", T0, T0 + 60) for i, h in enumerate(handles))
+        )
+        winners = [c for c in claims if c is not None]
+        assert len(winners) == 1, claims
+        stored = await handles[1].get_job(job.id)
+        assert stored is not None and stored.lease_owner == winners[0].lease_owner
+
+
+async def test_list_queue_states_and_printers(store: Store) -> None:
+    assert await store.list_queue_states() == []
+    assert await store.list_printers() == []
+    user_b = QueueState("user-bob", state_change_time=T0)
+    user_a = QueueState("user-alice", state_change_time=T0 + 1)
+    paused = QueueState("myprinter", paused=True, state_message="paused")
+    for state in (user_b, user_a, paused):
+        await store.set_queue_state(state, ev("queue-created"))
+    await store.set_queue_state(QueueState("user-bob", hold_new_jobs=True), ev("queue-changed"))
+    assert await store.list_queue_states() == [
+        paused, user_a, QueueState("user-bob", hold_new_jobs=True),
+    ]  # fmt: skip
+    down = PrinterRecord("zeta", is_up=False, state_reasons=("offline-report",),
+                         state_message="refused", state_change_time=T0)  # fmt: skip
+    await store.set_printer(down, ev("printer-state-changed"))
+    await store.set_printer(PrinterRecord("alpha"), ev("printer-state-changed"))
+    assert await store.list_printers() == [PrinterRecord("alpha"), down]
+    back = PrinterRecord("zeta", is_up=True, state_reasons=("none",), state_change_time=T0 + 5)
+    await store.set_printer(back, ev("printer-state-changed"))
+    assert await store.list_printers() == [PrinterRecord("alpha"), back]
+    assert [p.name for p in await store.list_printers() if not p.is_up] == []
+
+
+# --- routing: preferences, presence, agents ------------------------------------------------------
+
+
+async def test_preferences_round_trip(store: Store) -> None:
+    assert await store.get_preferences("alice") is None
+    prefs = UserPreferences(
+        "alice",
+        destination="office",
+        defaults=JobDefaults(sides="two-sided-long-edge", print_color_mode="monochrome",
+                             orientation_requested=4, max_copies=5),
+        banner=None,
+        location="floor2",
+        updated_at=T0,
+    )  # fmt: skip
+    await store.put_preferences(prefs, NewEvent("preferences-changed", T0, data={"user": "alice"}))
+    assert await store.get_preferences("alice") == prefs
+    assert await store.get_preferences("bob") is None
+    (event,) = await store.events_after(0, 10)
+    assert (event.kind, event.time, event.data) == ("preferences-changed", T0, {"user": "alice"})
+    assert (event.job_id, event.queue, event.printer) == (None, None, None)
+
+
+@pytest.mark.parametrize("banner", [None, True, False])
+async def test_preferences_banner_keeps_none_true_and_false_apart(
+    store: Store, banner: bool | None
+) -> None:
+    await store.put_preferences(UserPreferences("alice", banner=banner), ev("preferences"))
+    stored = await store.get_preferences("alice")
+    assert stored is not None and stored.banner is banner
+
+
+async def test_preferences_defaults_and_update(store: Store) -> None:
+    await store.put_preferences(UserPreferences("bob"), ev("preferences"))
+    assert await store.get_preferences("bob") == UserPreferences("bob")
+    changed = UserPreferences("bob", destination="desktop", banner=False,
+                              defaults=JobDefaults(max_copies=2), updated_at=T0 + 9)  # fmt: skip
+    await store.put_preferences(changed, ev("preferences", T0 + 9))
+    assert await store.get_preferences("bob") == changed
+    cleared = UserPreferences("bob", updated_at=T0 + 10)
+    await store.put_preferences(cleared, ev("preferences", T0 + 10))
+    assert await store.get_preferences("bob") == cleared
+    kinds = [(e.kind, e.time) for e in await store.events_after(0, 10)]
+    assert kinds == [("preferences", T0), ("preferences", T0 + 9), ("preferences", T0 + 10)]
+
+
+async def test_presence_upsert_expiry_order_and_delete(store: Store) -> None:
+    assert await store.list_presence(T0) == []
+    await store.put_presence(PresenceRecord("alice", "ws1", T0 + 100, T0, "agent"))
+    await store.put_presence(PresenceRecord("alice", "ws2", T0 + 50, T0 + 5, "badge-reader"))
+    await store.put_presence(PresenceRecord("bob", "ws3", T0 + 200, T0 + 2))
+    assert await store.list_presence(T0) == [
+        PresenceRecord("alice", "ws2", T0 + 50, T0 + 5, "badge-reader"),
+        PresenceRecord("bob", "ws3", T0 + 200, T0 + 2),
+        PresenceRecord("alice", "ws1", T0 + 100, T0, "agent"),
+    ]  # most recently reported first
+    assert [p.host for p in await store.list_presence(T0, "alice")] == ["ws2", "ws1"]
+    assert await store.list_presence(T0, "carol") == []
+    # upsert by (user, host): a renewal moves it to the front
+    await store.put_presence(PresenceRecord("alice", "ws1", T0 + 300, T0 + 10, "agent"))
+    alice = await store.list_presence(T0, "alice")
+    assert [(p.host, p.expires_at) for p in alice] == [("ws1", T0 + 300), ("ws2", T0 + 50)]
+    # expired presence is not listed (expires_at <= now)
+    assert [p.host for p in await store.list_presence(T0 + 50, "alice")] == ["ws1"]
+    assert [p.host for p in await store.list_presence(T0 + 200)] == ["ws1"]
+    assert await store.list_presence(T0 + 300) == []
+    await store.delete_presence("alice", "ws1")
+    await store.delete_presence("alice", "nowhere")  # nothing to delete: no error
+    assert [p.host for p in await store.list_presence(T0, "alice")] == ["ws2"]
+    assert [(p.user, p.host) for p in await store.list_presence(T0)] == [
+        ("alice", "ws2"),
+        ("bob", "ws3"),
+    ]
+
+
+async def test_presence_ties_are_ordered_by_host(store: Store) -> None:
+    for host in ("ws-c", "ws-a", "ws-b"):
+        await store.put_presence(PresenceRecord("alice", host, T0 + 100, T0))
+    assert [p.host for p in await store.list_presence(T0, "alice")] == ["ws-a", "ws-b", "ws-c"]
+
+
+async def test_agents_upsert_by_host_ignoring_case(store: Store) -> None:
+    assert await store.get_agent("ws1") is None
+    agent = AgentRecord("WS1.Example.COM", "ipp://ws1:8000/ipp/print", T0 + 60, T0, "floor2")
+    await store.put_agent(agent)
+    expected = AgentRecord("ws1.example.com", agent.uri, T0 + 60, T0, "floor2")
+    assert await store.get_agent("ws1.example.com") == expected
+    assert await store.get_agent("WS1.EXAMPLE.com") == expected
+    assert await store.get_agent("ws1") is None
+    renewed = AgentRecord("ws1.example.COM", "ipp://ws1:9000/ipp/print", T0 + 120, T0 + 60)
+    await store.put_agent(renewed)
+    assert await store.get_agent("Ws1.Example.Com") == AgentRecord(
+        "ws1.example.com", "ipp://ws1:9000/ipp/print", T0 + 120, T0 + 60, ""
+    )

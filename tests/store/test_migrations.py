@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.autogenerate import compare_metadata
@@ -90,3 +91,52 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
         engine.dispose()
     migrate.upgrade(url)
     assert _diffs(url, metadata) == []
+
+
+ROUTING_TABLES = {"user_preferences", "presence", "agents"}
+
+
+def _tables_after(url: str, step: str, revision: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            config = migrate.alembic_config()
+            config.attributes["connection"] = conn
+            getattr(command, step)(config, revision)
+            conn.commit()
+            return set(inspect(conn).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_routing_migration_0003_adds_and_removes_only_its_tables(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    before = _tables_after(url, "upgrade", "0002")
+    assert not before & ROUTING_TABLES
+    missing = _routing_diffs(url)  # the comparison sees the routing tables, and only them
+    assert sorted(d[1].name for d in missing) == sorted(ROUTING_TABLES)
+    assert {d[0] for d in missing} == {"add_table"}
+    after = _tables_after(url, "upgrade", "0003")
+    assert after == before | ROUTING_TABLES
+    # the tables 0003 made are exactly the models' (columns, types, keys, indexes)
+    assert _routing_diffs(url) == []
+    assert _tables_after(url, "downgrade", "0002") == before
+    assert _tables_after(url, "upgrade", "head") >= set(metadata.tables)
+    assert _diffs(url, metadata) == []
+
+
+def _routing_diffs(url: str) -> list[Any]:
+    """Differences between the database and the models, in the routing tables only."""
+
+    def only_routing(obj: object, name: str | None, kind: str, *_: object) -> bool:
+        table = obj if kind == "table" else getattr(obj, "table", None)
+        return getattr(table, "name", name) in ROUTING_TABLES
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            opts = {"compare_type": True, "include_object": only_routing}
+            context = MigrationContext.configure(conn, opts=opts)
+            return list(compare_metadata(context, metadata))
+    finally:
+        engine.dispose()

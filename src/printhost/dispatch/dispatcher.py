@@ -161,8 +161,11 @@ class Dispatcher:
 
     async def _sleep(self) -> None:
         self._wake.clear()
+        # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+        # arrives as the wait ends (a wake-up with the shutdown), and run() never stops.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), IDLE_POLL_SECONDS)
+            async with asyncio.timeout(IDLE_POLL_SECONDS):
+                await self._wake.wait()
 
     async def _claim_all(self, group: asyncio.TaskGroup) -> None:
         now = self._clock.now()
@@ -185,9 +188,9 @@ class Dispatcher:
                 if len(self._tasks) >= self._delivery.workers:
                     return
                 key = route_key(self._config, job.queue, job.owner)
-                if key in blocked:
-                    continue
-                if not await self._dispatch(group, routing, job, down, now):
+                if key in blocked or not await self._dispatch(group, routing, job, down, now):
+                    # The route waits, and its jobs on every queue leave the next look
+                    # (else one user's waiting jobs could fill every batch).
                     blocked.add(key)
                     owner = job.owner if follows_owner(self._config, job.queue) else None
                     exclude.add((job.queue, owner))
@@ -250,7 +253,8 @@ class Dispatcher:
             return target(printer)
         if names.is_local_queue(name):
             agent = await self._store.get_agent(name[len(names.LOCAL_PREFIX) :])
-            return Target(name, agent.uri) if agent is not None else None
+            if agent is not None and agent.expires_at > self._clock.now():
+                return Target(name, agent.uri)
         return None
 
     async def _claim_orphan(self, now: float, until: float) -> JobRecord | None:

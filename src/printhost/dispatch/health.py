@@ -10,6 +10,7 @@ down printer every ``routing.probe_interval_seconds`` with the backend's cheap `
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -61,12 +62,10 @@ class PrinterHealth:
         target = await self._target_named(name)
         if target is None:
             return  # no longer configured (or its agent is gone): nothing to bring back
-        try:
-            up = await asyncio.wait_for(
-                self._backend_for(target.uri).probe(target.uri), self._timeout
-            )
-        except TimeoutError:
-            up = False
+        up = False
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._timeout):  # not wait_for: see Dispatcher._sleep
+                up = await self._backend_for(target.uri).probe(target.uri)
         if up:
             log.info("printer %s is back", name)
             await self._set(name, up=True, message="")

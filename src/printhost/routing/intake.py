@@ -12,7 +12,7 @@ from printhost.config import Config
 from printhost.jobs.service import JobRefused, JobSpec, Placement
 from printhost.routing import names
 from printhost.routing.defaults import apply_defaults
-from printhost.routing.mapping import MappingRefused, map_user
+from printhost.routing.mapping import MappingRefused, check_host, map_user
 from printhost.routing.router import follows_owner
 from printhost.server.job_attributes import decode_template, encode_template
 from printhost.store.base import JobDefaults, NewEvent, QueueState, Store
@@ -29,16 +29,20 @@ class IntakeRules:
         spec, hold_message = self._mapped(spec)
         spec, note = await self._with_defaults(spec)
         if follows_owner(self._config, spec.queue):
-            await self._made_on_first_use(names.user_queue(spec.owner))
+            if not hold_message:  # an unmapped foreign name gets no queue of its own
+                await self._made_on_first_use(names.user_queue(spec.owner))
         elif names.is_made_on_first_use(spec.queue):
             await self._made_on_first_use(spec.queue)
         return Placement(spec, hold_message=hold_message, note=note)
 
     def _mapped(self, spec: JobSpec) -> tuple[JobSpec, str]:
         mapping = self._config.mapping(spec.queue)
-        if mapping is None or spec.owner in mapping.users.values():
-            return spec, ""  # not foreign, or already mapped (Resubmit-Job of a mapped job)
+        if mapping is None:
+            return spec, ""
         try:
+            check_host(mapping, spec.originating_host)
+            if spec.owner in mapping.users.values():
+                return spec, ""  # already mapped (Resubmit-Job of a mapped job)
             mapped = map_user(mapping, spec.owner, spec.originating_host)
         except MappingRefused as exc:
             raise JobRefused(str(exc)) from None

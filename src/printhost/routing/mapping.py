@@ -24,9 +24,13 @@ class MappingRefused(Exception):
     """The mapping refuses this job; the message says why, for the sender."""
 
 
-def map_user(mapping: MappingConfig, user: str, host: str) -> Mapped:
+def check_host(mapping: MappingConfig, host: str) -> None:
     if mapping.hosts and not _host_allowed(mapping.hosts, host):
         raise MappingRefused(f"host {host!r} may not print to {mapping.queue}")
+
+
+def map_user(mapping: MappingConfig, user: str, host: str) -> Mapped:
+    check_host(mapping, host)
     mapped = _lookup(mapping, user)
     if mapped is not None:
         return Mapped(mapped)
