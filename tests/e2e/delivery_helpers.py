@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 from peers.cupsd import PrivateCupsd
 from peers.ippeveprinter import IppEvePrinter
 from support.cups_clients import DEFAULT_USER, CupsClient, describe
@@ -238,7 +239,9 @@ def lp_submitter(client: CupsClient, queue: str = "myprinter") -> Submitter:
     )
 
 
-def ipptool_submitter(server: PrinthostServer, work_dir: Path) -> Submitter:
+def ipptool_submitter(
+    server: PrinthostServer, work_dir: Path, requester: str = DEFAULT_USER, queue: str = ""
+) -> Submitter:
     """ipptool Print-Job: the job-id it shows comes from the server's response and nothing
     else, so it is an acknowledgement even when the server dies mid-request."""
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -247,9 +250,10 @@ def ipptool_submitter(server: PrinthostServer, work_dir: Path) -> Submitter:
     env = {**os.environ, "HOME": str(work_dir), "LC_ALL": "C"}
 
     def start(title: str, document: Path) -> subprocess.Popen[str]:
-        defines = ["-d", f"requester={DEFAULT_USER}", "-d", f"title={title}"]
+        defines = ["-d", f"requester={requester}", "-d", f"title={title}"]
         argv = ["ipptool", "-t", "-T", "30", *defines, "-f", str(document)]
-        return _background([*argv, server.ipp_uri(), str(test)], env)
+        uri = server.ipp_uri(queue) if queue else server.ipp_uri()
+        return _background([*argv, uri, str(test)], env)
 
     return start
 
@@ -291,6 +295,13 @@ def printed_names(printer: IppEvePrinter) -> Counter[str]:
     return Counter(
         printer.job_environment(path).get("IPP_JOB_NAME", "") for path in printer.received_files()
     )
+
+
+def restart_on_same_port(printer: IppEvePrinter, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The printer comes back at the address printhost is configured with."""
+    port = printer.port
+    monkeypatch.setattr("peers.ippeveprinter.free_port", lambda: port)
+    printer.start()
 
 
 def ipp_printer(printer: IppEvePrinter, tls: bool = False) -> dict[str, Any]:

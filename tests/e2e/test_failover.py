@@ -37,6 +37,7 @@ from .delivery_helpers import (
     ipptool_submitter,
     list_jobs,
     printed_names,
+    restart_on_same_port,
     wait_for_jobs,
     write_pdf,
 )
@@ -122,9 +123,7 @@ def test_a_killed_member_loses_nothing_and_prints_again_when_back(
     twice = [t for t in titles if survivors[t] and by_victim[t]]
     assert len(twice) <= 1, twice
 
-    port = victim.port
-    monkeypatch.setattr("peers.ippeveprinter.free_port", lambda: port)
-    victim.start()
+    restart_on_same_port(victim, monkeypatch)
     more: list[int] = []
     deadline = time.monotonic() + 30
     while not any(t.startswith("again-") for t in printed_names(victim)):

@@ -43,6 +43,7 @@ from .delivery_helpers import (
     lp_submitter,
     printed_names,
     printhost_submit,
+    restart_on_same_port,
     single_queue,
     uuid_counts,
     wait_for,
@@ -62,13 +63,6 @@ def bus(tmp_path: Path) -> Iterator[DbusDaemon]:
     """A D-Bus daemon outliving the printer, so the printer can be restarted on its port."""
     with DbusDaemon(tmp_path / "bus") as daemon:
         yield daemon
-
-
-def restart_on_same_port(printer: IppEvePrinter, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The printer comes back at the address printhost is configured with."""
-    port = printer.port
-    monkeypatch.setattr("peers.ippeveprinter.free_port", lambda: port)
-    printer.start()
 
 
 def retrying(status: dict[str, str]) -> bool:
