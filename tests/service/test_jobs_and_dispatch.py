@@ -22,9 +22,13 @@ from printhost.ipp.constants import JobState
 from printhost.jobs.model import JobRecord
 from printhost.jobs.service import JobNotPossible, JobSpec
 from printhost.server.services import Services
+from printhost.server.uris import Uris
 from printhost.store import open_store
 from printhost.store.base import NewDocument, NewEvent, QueueState
 from printhost.store.spool import Spool
+
+
+URIS = Uris(host="localhost", plain_port=631, tls_port=None)
 
 
 @dataclass
@@ -188,6 +192,9 @@ async def test_unreachable_printer_is_marked_down_and_used_again_when_back(
         assert "waiting for a printer" in retried.state_message
         down = await w.services.store.get_printer("p")
         assert not down.is_up and "refused" in down.state_message
+        shown = {a.name: a.values for a in await w.services.queues.attributes("myprinter", URIS)}
+        assert "offline-report" in shown["printer-state-reasons"]
+        assert "p down" in str(shown["printer-state-message"][0])
         await asyncio.sleep(0.6)  # a few probe rounds: the printer is still away
         still = await w.services.store.get_job(job.id)
         assert still is not None and still.delivery_attempts == 1
@@ -197,6 +204,8 @@ async def test_unreachable_printer_is_marked_down_and_used_again_when_back(
             await asyncio.wait_for(closed.wait(), 10)
         assert done.delivery_attempts == 2 and bytes(received) == b"%PDF-1.4\n%test\n"
         assert (await w.services.store.get_printer("p")).is_up
+        shown = {a.name: a.values for a in await w.services.queues.attributes("myprinter", URIS)}
+        assert "offline-report" not in shown["printer-state-reasons"]
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)

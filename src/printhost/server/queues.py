@@ -18,6 +18,7 @@ from printhost.config import Config, PrinterConfig, QueueConfig
 from printhost.ipp.constants import JobState, PrinterState
 from printhost.ipp.model import Attribute
 from printhost.routing import names as names_
+from printhost.routing.router import default_destination
 from printhost.server.icons import SIZES
 from printhost.server.printer_attributes import printer_attributes
 from printhost.server.queue_description import QueueDescription, QueueStatus
@@ -112,6 +113,19 @@ class QueueRegistry:
         description = self._describe(queue, uris)
         return printer_attributes(description, await self._status(queue))
 
+    async def _offline_message(self, name: str) -> str:
+        """Users are told when every printer behind a queue is down (marked so after a
+        failed delivery; the prober brings them back): "" otherwise."""
+        printers = _configured_printers(self._config, self._queue(name))
+        if not printers:
+            return ""
+        down = {p.name: p for p in await self._store.list_printers() if not p.is_up}
+        if not all(p in down for p in printers):
+            return ""
+        first = down[printers[0]]
+        what = printers[0] if len(printers) == 1 else f"all {len(printers)} printers"
+        return f"{what} down: {first.state_message}"[:1023]
+
     def _queue(self, name: str) -> QueueConfig:
         queue = self._config.queue(name) or _made_on_demand(self._config, name)
         if queue is None:
@@ -155,6 +169,10 @@ class QueueRegistry:
         printing = await self._store.count_jobs(name, (JobState.PROCESSING,))
         now = self._clock.now()
         changed = state.state_change_time or self._started_at
+        offline = await self._offline_message(name)
+        reasons = _reasons(state.paused, state.hold_new_jobs, state.is_accepting_jobs)
+        if offline:
+            reasons = (*(r for r in reasons if r != "none"), "offline-report")
         return QueueStatus(
             state=_printer_state(state.paused, printing),
             up_time=int(now),
@@ -163,8 +181,8 @@ class QueueRegistry:
             config_change_time=int(self._started_at),
             config_change_datetime=_dt(self._started_at),
             current_time=_dt(now),
-            state_reasons=_reasons(state.paused, state.hold_new_jobs, state.is_accepting_jobs),
-            state_message=state.state_message,
+            state_reasons=reasons,
+            state_message=state.state_message or offline,
             message_from_operator=state.state_message,
             is_accepting_jobs=state.is_accepting_jobs,
             queued_job_count=queued,
@@ -187,15 +205,30 @@ def _made_on_demand(config: Config, name: str) -> QueueConfig | None:
     return None
 
 
-def _reachable_printers(config: Config, queue: QueueConfig) -> tuple[PrinterConfig, ...]:
+def _reachable_printers(
+    config: Config, queue: QueueConfig, *, follows: bool | None = None
+) -> tuple[PrinterConfig, ...]:
     """The printers a queue's jobs can reach (its capabilities are theirs together)."""
+    if follows is None:
+        follows = queue.name == config.default_queue
     printer = config.printer(queue.destination)
-    if printer is not None and queue.name != config.default_queue:
+    if printer is not None and not follows:
         return (printer,)
     pool = config.pool(queue.destination)
-    if pool is not None and queue.name != config.default_queue:
+    if pool is not None and not follows:
         return tuple(p for m in (*pool.members, *pool.standby) if (p := config.printer(m)))
     return config.printers  # follows its owner, or a desktop: could be any
+
+
+def _configured_printers(config: Config, queue: QueueConfig) -> tuple[str, ...]:
+    """The printers a configured queue sends to (for the default queue: those of users
+    with no preference); () for queues whose printers change per job (user, desktop)."""
+    if queue.name == config.default_queue:
+        queue = QueueConfig(queue.name, default_destination(config, ""))
+        return tuple(p.name for p in _reachable_printers(config, queue, follows=False))
+    if not config.is_destination(queue.destination):
+        return ()
+    return tuple(p.name for p in _reachable_printers(config, queue))
 
 
 def _static_status(when: float) -> QueueStatus:
