@@ -27,7 +27,6 @@ from printhost.store import open_store
 from printhost.store.base import NewDocument, NewEvent, QueueState
 from printhost.store.spool import Spool
 
-
 URIS = Uris(host="localhost", plain_port=631, tls_port=None)
 
 
