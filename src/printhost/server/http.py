@@ -11,7 +11,6 @@ writes the encoded response. uvicorn provides keep-alive, chunked request bodies
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import AsyncIterator
 
@@ -20,12 +19,13 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from printhost.auth import Principal, parse_basic
+from printhost.auth import Principal
 from printhost.ipp.constants import Status
 from printhost.ipp.decoder import DecodeLimits, IppDecodeError, MessageDecoder
 from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Message
 from printhost.server import ipp_service, rest, web
+from printhost.server.callers import basic_user, client_host, credentials_refused
 from printhost.server.reply import IppError
 from printhost.server.services import Services
 from printhost.server.uris import Uris
@@ -75,7 +75,7 @@ async def _ipp_endpoint(
         principal = await _principal(services, request, message)
         uris = _uris(request, plain_port, tls_port)
         response = await _handle(
-            services, message, principal, uris, _chain(leftover, body), _client_host(request)
+            services, message, principal, uris, _chain(leftover, body), client_host(request)
         )
         headers = CHALLENGE if response.code == Status.CLIENT_ERROR_NOT_AUTHENTICATED else {}
         close = not await _drain(body)
@@ -191,37 +191,12 @@ async def _principal(services: Services, request: Request, message: Message) -> 
 
 
 async def _authenticated(services: Services, request: Request, header: str) -> Principal:
-    if (
-        request.url.scheme == "http"
-        and not _is_loopback(request)
-        and not services.config.server.basic_over_plain_http
-    ):
+    if credentials_refused(services, request):
         raise HttpError(403, "credentials over plain HTTP are refused: use ipps:// (TLS)")
-    credentials = parse_basic(header)
-    user = await services.store.get_user(credentials[0]) if credentials else None
-    if (
-        credentials is None
-        or user is None
-        or not services.credentials.check(credentials[0], credentials[1], user.password_hash)
-    ):
+    principal = await basic_user(services, header)
+    if principal is None:
         raise HttpError(401, "wrong user name or password", CHALLENGE)
-    return Principal(name=user.name, role=user.role, authenticated=True)
-
-
-def _is_loopback(request: Request) -> bool:
-    try:
-        address = ipaddress.ip_address(_client_host(request))
-    except ValueError:
-        return False
-    # on a dual-stack [::] listener IPv4 clients arrive as ::ffff:a.b.c.d, which
-    # Python 3.11 never calls loopback
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped.is_loopback
-    return address.is_loopback
-
-
-def _client_host(request: Request) -> str:
-    return request.client.host if request.client else ""
+    return principal
 
 
 def _uris(request: Request, plain_port: int | None, tls_port: int | None) -> Uris:

@@ -34,10 +34,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
-from printhost.auth import Principal, parse_basic
+from printhost.auth import Principal
 from printhost.config import DESKTOP
 from printhost.routing.defaults import check_defaults
 from printhost.server import openapi
+from printhost.server.callers import basic_user, credentials_refused
 from printhost.server.services import Services
 from printhost.store.base import (
     AgentRecord,
@@ -122,15 +123,10 @@ async def identify(services: Services, request: Request) -> Caller:
                 {"WWW-Authenticate": f'{BEARER}, error="invalid_token"'},
             )
         return Caller(agent=True)
-    credentials = parse_basic(header)
-    user = await services.store.get_user(credentials[0]) if credentials else None
-    if (
-        credentials is None
-        or user is None
-        or not services.credentials.check(credentials[0], credentials[1], user.password_hash)
-    ):
+    principal = await basic_user(services, header)
+    if principal is None:
         raise ApiError(401, "wrong user name or password", {"WWW-Authenticate": BASIC})
-    return Caller(principal=Principal(name=user.name, role=user.role, authenticated=True))
+    return Caller(principal=principal)
 
 
 def is_agent_token(tokens: tuple[str, ...], token: str) -> bool:
@@ -144,15 +140,7 @@ def is_agent_token(tokens: tuple[str, ...], token: str) -> bool:
 
 
 def _refuse_plain_http(services: Services, request: Request) -> None:
-    """The same rule as the IPP endpoint: credentials (passwords and tokens alike) do not
-    cross a network in the clear unless the configuration says so."""
-    from printhost.server.http import _is_loopback  # http.py imports this module
-
-    if (
-        request.url.scheme == "http"
-        and not _is_loopback(request)
-        and not services.config.server.basic_over_plain_http
-    ):
+    if credentials_refused(services, request):
         raise ApiError(403, "credentials over plain HTTP are refused: use https://")
 
 
