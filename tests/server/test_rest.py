@@ -31,7 +31,7 @@ from printhost.config import parse_config
 from printhost.ipp.constants import JobState
 from printhost.jobs.model import JobRecord
 from printhost.jobs.service import ROUTE_HOLD_REASON, JobSpec
-from printhost.server import openapi, rest
+from printhost.server import openapi, rest, rest_input
 from printhost.server.http import create_app
 from printhost.server.services import Services
 from printhost.store import open_store
@@ -633,7 +633,7 @@ JSON_VALUES = st.recursive(
     max_leaves=12,
 )
 PRESENCE_LIKE = st.fixed_dictionaries(
-    {}, optional={key: JSON_VALUES for key in rest.PRESENCE_FIELDS}
+    {}, optional={key: JSON_VALUES for key in rest_input.PRESENCE_FIELDS}
 ) | st.fixed_dictionaries(
     {"user": st.text(max_size=8), "host": st.text(max_size=8), "ttl_seconds": JSON_VALUES}
 )
@@ -644,7 +644,7 @@ PREFS_LIKE = st.fixed_dictionaries(
         "banner": JSON_VALUES,
         "location": JSON_VALUES,
         "defaults": JSON_VALUES
-        | st.fixed_dictionaries({}, optional={k: JSON_VALUES for k in rest.DEFAULT_FIELDS}),
+        | st.fixed_dictionaries({}, optional={k: JSON_VALUES for k in rest_input.DEFAULT_FIELDS}),
     },
 )
 FUZZ = settings(
@@ -690,6 +690,6 @@ async def test_fuzz_logout_query_never_500(world: World, query: dict[str, str]) 
 @given(data=st.binary(max_size=200) | JSON_VALUES.map(_encode))
 def test_parse_object_raises_only_api_errors(data: bytes) -> None:
     try:
-        assert isinstance(rest.parse_object(data), dict)
-    except rest.ApiError as exc:
+        assert isinstance(rest_input.parse_object(data), dict)
+    except rest_input.ApiError as exc:
         assert exc.status == 400 and exc.message
