@@ -2,6 +2,7 @@
 #
 #   make run        create .venv, install printhost, serve ipp://127.0.0.1:8631/printers/myprinter
 #   make test       Debian packages + venv + test extras, then lint, typecheck and pytest
+#   make tools      LPRng's lpr/lpq/lprm/lpd extracted into .tools/lprng (tests/lpd's peers)
 #   make lint       ruff check
 #   make typecheck  mypy (configuration in pyproject.toml)
 #   make pytest     only the tests (PYTEST_ARGS=... to select, PYTEST_WORKERS=N to size)
@@ -44,7 +45,7 @@ PYTEST_ARGS ?=
 RUN_STAMP := $(VENV)/.installed-run
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: run test deps venv install install-test lint typecheck pytest format bench clean distclean
+.PHONY: run test deps tools venv install install-test lint typecheck pytest format bench clean distclean
 
 # --- Debian packages ---------------------------------------------------------
 
@@ -66,6 +67,42 @@ deps:
 	  $$sudo apt-get update; \
 	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing; \
 	fi
+
+# --- extracted tools ---------------------------------------------------------
+
+# LPRng's lpr/lpq/lprm/lpd, the real LPD peers of tests/lpd. The lprng package
+# conflicts with cups-client/cups-bsd, so it is extracted (dpkg-deb -x) into
+# .tools/lprng instead of installed. The binaries insist on /etc/lprng/lpd.conf
+# (LPD_CONF is compiled out) and read /etc/printcap: both are created when absent
+# (the package's own lpd.conf, whose every line is a comment, and an empty
+# printcap), which needs root. `apt-get update` runs only when the download fails.
+TOOLS_DIR := .tools
+LPRNG_DIR := $(TOOLS_DIR)/lprng
+LPRNG_STAMP := $(LPRNG_DIR)/.extracted
+
+tools: $(LPRNG_STAMP)
+	@sudo=""; [[ $$(id -u) -eq 0 ]] || sudo="sudo"; \
+	if [[ ! -e /etc/lprng/lpd.conf ]]; then \
+	  echo "creating /etc/lprng/lpd.conf (LPRng defaults)"; \
+	  $$sudo install -D -m 644 $(LPRNG_DIR)/etc/lprng/lpd.conf /etc/lprng/lpd.conf; \
+	fi; \
+	if [[ ! -e /etc/printcap ]]; then \
+	  echo "creating an empty /etc/printcap"; \
+	  $$sudo install -m 644 /dev/null /etc/printcap; \
+	fi
+
+$(LPRNG_STAMP):
+	@mkdir -p $(TOOLS_DIR)/debs
+	@cd $(TOOLS_DIR)/debs && if ! compgen -G 'lprng_*.deb' >/dev/null; then \
+	  if ! apt-get download lprng; then \
+	    sudo=""; [[ $$(id -u) -eq 0 ]] || sudo="sudo"; \
+	    $$sudo apt-get update; \
+	    apt-get download lprng; \
+	  fi; \
+	fi
+	rm -rf $(LPRNG_DIR)
+	dpkg-deb -x $$(ls $(TOOLS_DIR)/debs/lprng_*.deb | tail -n 1) $(LPRNG_DIR)
+	touch $@
 
 # --- virtualenv --------------------------------------------------------------
 
@@ -114,7 +151,7 @@ pytest: $(TEST_STAMP)
 
 # Runs every step even when an earlier one fails, then fails if any did, so
 # one run reports lint, type and test problems together.
-test: deps $(TEST_STAMP)
+test: deps tools $(TEST_STAMP)
 	@status=0; \
 	$(MAKE) --no-print-directory lint || status=1; \
 	$(MAKE) --no-print-directory typecheck || status=1; \

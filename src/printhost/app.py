@@ -2,8 +2,9 @@
 knows every concrete class; everything below it receives what it needs.
 
 Shutdown (SIGTERM/SIGINT) is orderly: stop accepting connections and let requests in
-flight finish, then stop the dispatcher (in-flight deliveries are cancelled and their
-leases released, so the next start resumes them), then close the store.
+flight finish (HTTP, then LPD), then stop the dispatcher (in-flight deliveries are
+cancelled and their leases released, so the next start resumes them), then close the
+store.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from printhost.routing.intake import IntakeRules
 from printhost.server import ipp_service
 from printhost.server.http import create_app
 from printhost.server.http_protocol import bounded_head_protocol
+from printhost.server.lpd_server import LpdServer, start_lpd_server
 from printhost.server.queues import QueueRegistry
 from printhost.server.services import EventBell, Services
 from printhost.store import open_store
@@ -68,7 +70,11 @@ async def serve(config: Config, clock: Clock | None = None) -> None:
                 listener.port,
                 services.queues.resolve(None),
             )
-        await _run_until_signal(servers, listeners, dispatcher, services)
+        lpd = await start_lpd_server(services)  # config.lpd.listen; empty: none
+        try:
+            await _run_until_signal(servers, listeners, dispatcher, services, lpd)
+        finally:
+            await lpd.aclose()  # already closed on an orderly shutdown
 
 
 def _make_output_dirs(config: Config) -> None:
@@ -212,6 +218,7 @@ async def _run_until_signal(
     listeners: list[Listener],
     dispatcher: Dispatcher,
     services: Services,
+    lpd: LpdServer,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -228,6 +235,7 @@ async def _run_until_signal(
         for server, _ in servers:
             server.should_exit = True
         await asyncio.gather(*http, return_exceptions=True)
+        await lpd.aclose()
         for task in background:
             task.cancel()
     await dispatcher.aclose()

@@ -131,6 +131,9 @@ class PrinthostServer:
         self.startup_timeout = startup_timeout
         self.port = free_port()
         self.tls_port: int | None = free_port() if tls else None
+        #: The LPD (RFC 1179) port: each server gets its own, since the default (8515)
+        #: would collide between parallel tests. ``settings={"lpd": {...}}`` adds limits.
+        self.lpd_port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     # -- addresses -----------------------------------------------------------
@@ -193,6 +196,7 @@ class PrinthostServer:
             },
             "storage": {"state_dir": str(self.state_dir)},
             "jobs": {"history_seconds": 86400},
+            "lpd": {"listen": [f"{HOST}:{self.lpd_port}"]},
             "delivery": {"timeout_seconds": 30, "lease_seconds": 30},
             "routing": {"probe_interval_seconds": 0.5},
         }
@@ -239,6 +243,7 @@ class PrinthostServer:
                 if attempt + 1 < _PORT_ATTEMPTS and self._lost_port_race():
                     self.port = free_port()
                     self.tls_port = free_port() if self.tls else None
+                    self.lpd_port = free_port()
                     continue
                 raise
         raise AssertionError("unreachable")
