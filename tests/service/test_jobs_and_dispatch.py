@@ -10,6 +10,7 @@ import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -17,6 +18,7 @@ from printhost import housekeeping
 from printhost.app import wire
 from printhost.clock import FakeClock
 from printhost.config import Config, parse_config
+from printhost.dispatch.backends.file import FileBackend
 from printhost.dispatch.dispatcher import Dispatcher
 from printhost.ipp.constants import JobState
 from printhost.jobs.model import JobRecord
@@ -295,3 +297,36 @@ async def test_timed_holds_are_released_when_due(world: World) -> None:
     still = await world.services.store.get_job(forever.id)
     assert released is not None and released.state == JobState.PENDING
     assert still is not None and still.state == JobState.PENDING_HELD
+
+
+async def test_an_internal_error_pauses_the_job_without_blaming_the_printer(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_deliver = FileBackend.deliver
+    failures = [RuntimeError("a bug")]
+
+    async def deliver_once_broken(self: FileBackend, *args: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await real_deliver(self, *args)
+
+    monkeypatch.setattr(FileBackend, "deliver", deliver_once_broken)
+    job = await world.services.jobs.submit(_spec(), [await _document(world)])
+    runner = asyncio.create_task(world.dispatcher.run())
+    try:
+        for _ in range(500):
+            paused = await world.services.store.get_job(job.id)
+            if paused is not None and paused.next_attempt_at is not None:
+                break
+            await asyncio.sleep(0.02)
+        assert paused is not None and paused.state == JobState.PENDING
+        assert paused.next_attempt_at == world.clock.now() + 10.0
+        assert "internal error" in paused.state_message
+        assert (await world.services.store.get_printer("p")).is_up
+        world.clock.advance(10.0)
+        world.dispatcher.wake()
+        done = await _until(world, job.id, {JobState.COMPLETED})
+        assert done.delivery_attempts == 2
+    finally:
+        runner.cancel()
+        await asyncio.gather(runner, return_exceptions=True)

@@ -76,6 +76,7 @@ IDLE_POLL_SECONDS = 1.0
 #: when many routes are blocked).
 PEEK_BATCH = 32
 MAX_PEEKS_PER_PASS = 64
+INTERNAL_ERROR_PAUSE_SECONDS = 10.0
 _UNLEASED = {"lease_owner": None, "lease_expires": None, "printer": None}
 
 
@@ -282,6 +283,10 @@ class Dispatcher:
                 job,
                 DeliveryResult(Outcome.RETRY, "printer-stopped", "internal error while delivering"),
             )
+            # Not the printer's fault, so it is not marked down; a pause keeps a bug that
+            # strikes every attempt from spinning (the job keeps its place in line).
+            later = {"next_attempt_at": self._clock.now() + INTERNAL_ERROR_PAUSE_SECONDS}
+            await self._store.update_job(job.id, later)
         finally:
             renewer.cancel()
             self._renewers.pop(job.id, None)
