@@ -29,6 +29,7 @@ from printhost.config import Config, parse_listen
 from printhost.dispatch.dispatcher import Dispatcher
 from printhost.jobs.model import JobId
 from printhost.jobs.service import JobService
+from printhost.routing.first_use import FirstUse
 from printhost.routing.intake import IntakeRules
 from printhost.server import ipp_service
 from printhost.server.http import create_app
@@ -116,13 +117,14 @@ def wire(
         for dispatcher in holder:
             dispatcher.stop_delivery(job_id)
 
+    first_use = FirstUse(store, clock)
     jobs = JobService(
         store,
         clock,
         wake_dispatcher=wake,
         stop_delivery=stop_delivery,
         events_appended=bell.ring,
-        place=IntakeRules(config, store, clock).place,
+        place=IntakeRules(config, store, first_use).place,
     )
     holder.append(Dispatcher(config, store, jobs, spool, clock, node=node))
     started = clock.now()
@@ -137,6 +139,7 @@ def wire(
         started_at=started,
         event_bell=bell,
         wake_dispatcher=wake,
+        first_use=first_use,
     )
     return services, holder[0]
 

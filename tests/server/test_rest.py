@@ -292,6 +292,8 @@ async def test_presence_is_stored_capped_listed_and_expires(world: World) -> Non
     agent = await world.services.store.get_agent("ws1")
     assert agent is not None and agent.uri == report["agent_uri"]
     assert (agent.expires_at, agent.location) == (now + MAX_PRESENCE, "floor 2")
+    made = {q.name for q in await world.services.store.list_queue_states()}
+    assert "local-ws1" in made, "the workstation's queue is made when its agent reports"
     listed = await world.client.get("/api/v1/presence?user=alice", headers=basic("alice"))
     assert listed.json() == [
         {

@@ -7,32 +7,31 @@ from __future__ import annotations
 
 import dataclasses
 
-from printhost.clock import Clock
 from printhost.config import Config
 from printhost.jobs.service import JobRefused, JobSpec, Placement
 from printhost.routing import names
 from printhost.routing.defaults import apply_defaults
+from printhost.routing.first_use import FirstUse
 from printhost.routing.mapping import MappingRefused, check_host, map_user
 from printhost.routing.router import follows_owner
 from printhost.server.job_attributes import decode_template, encode_template
-from printhost.store.base import JobDefaults, NewEvent, QueueState, Store
+from printhost.store.base import JobDefaults, Store
 
 
 class IntakeRules:
-    def __init__(self, config: Config, store: Store, clock: Clock) -> None:
+    def __init__(self, config: Config, store: Store, first_use: FirstUse) -> None:
         self._config = config
         self._store = store
-        self._clock = clock
-        self._known_queues: set[str] = set()
+        self._first_use = first_use
 
     async def place(self, spec: JobSpec) -> Placement:
         spec, hold_message = self._mapped(spec)
         spec, note = await self._with_defaults(spec)
         if follows_owner(self._config, spec.queue):
             if not hold_message:  # an unmapped foreign name gets no queue of its own
-                await self._made_on_first_use(names.user_queue(spec.owner))
+                await self._first_use.ensure(names.user_queue(spec.owner))
         elif names.is_made_on_first_use(spec.queue):
-            await self._made_on_first_use(spec.queue)
+            await self._first_use.ensure(spec.queue)
         return Placement(spec, hold_message=hold_message, note=note)
 
     def _mapped(self, spec: JobSpec) -> tuple[JobSpec, str]:
@@ -54,13 +53,3 @@ class IntakeRules:
             return spec, ""
         applied = apply_defaults(decode_template(spec.template), prefs.defaults)
         return dataclasses.replace(spec, template=encode_template(applied.attributes)), applied.note
-
-    async def _made_on_first_use(self, queue: str) -> None:
-        """The queue row makes the queue show in listings; it is written once."""
-        if queue in self._known_queues:
-            return
-        if queue not in {s.name for s in await self._store.list_queue_states()}:
-            now = self._clock.now()
-            state = QueueState(queue, state_change_time=now)
-            await self._store.set_queue_state(state, NewEvent("queue-created", now))
-        self._known_queues.add(queue)

@@ -31,6 +31,7 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
 from printhost.auth import Principal
+from printhost.routing.names import local_queue
 from printhost.server import openapi
 from printhost.server.callers import basic_user, credentials_refused
 from printhost.server.rest_input import (
@@ -151,6 +152,7 @@ async def post_presence(services: Services, request: Request) -> Response:
     if report.agent_uri:
         agent = AgentRecord(report.host, report.agent_uri, expires, now, report.location)
         await services.store.put_agent(agent)
+        await services.first_use.ensure(local_queue(report.host))
     await services.jobs.release_route_holds(report.user)
     return Response(status_code=204)
 

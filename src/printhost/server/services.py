@@ -12,6 +12,7 @@ from printhost.clock import Clock
 from printhost.config import Config
 from printhost.jobs.model import JobId
 from printhost.jobs.service import JobService
+from printhost.routing.first_use import FirstUse
 from printhost.server.queues import QueueRegistry
 from printhost.store.base import Store
 from printhost.store.spool import Spool
@@ -47,6 +48,8 @@ class Services:
     queues: QueueRegistry
     clock: Clock
     started_at: float
+    #: Makes user- and local- queues on first use.
+    first_use: FirstUse
     credentials: CredentialCache = field(default_factory=CredentialCache)
     event_bell: EventBell = field(default_factory=EventBell)
     wake_dispatcher: Callable[[], None] = lambda: None
