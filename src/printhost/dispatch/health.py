@@ -43,9 +43,13 @@ class PrinterHealth:
         self._backend_for = backend_for
         self._target_named = target_named
         self._printer_back = printer_back
+        #: Printers this node marked down, for probing those it cannot name again (a
+        #: workstation whose queue name is spelt with a hash: names.local_queue).
+        self._marked: dict[str, Target] = {}
 
     async def mark_down(self, target: Target, why: str) -> None:
         log.warning("printer %s is down: %s", target.name, why)
+        self._marked[target.name] = target
         await self._set(target.name, up=False, message=why or "delivery failed")
 
     async def run(self) -> None:
@@ -59,7 +63,7 @@ class PrinterHealth:
             await asyncio.gather(*(self._probe(name) for name in down))
 
     async def _probe(self, name: str) -> None:
-        target = await self._target_named(name)
+        target = await self._target_named(name) or self._marked.get(name)
         if target is None:
             return  # no longer configured (or its agent is gone): nothing to bring back
         up = False
@@ -68,6 +72,7 @@ class PrinterHealth:
                 up = await self._backend_for(target.uri).probe(target.uri)
         if up:
             log.info("printer %s is back", name)
+            self._marked.pop(name, None)
             await self._set(name, up=True, message="")
             self._printer_back()
 
