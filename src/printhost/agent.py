@@ -14,9 +14,10 @@ Theory of operation:
   It reports only once the desktop printer answers /healthz: a report promises that
   jobs can be delivered here.
 - Network and HTTP errors are logged and retried next round; they never stop the agent.
-- On SIGTERM/SIGINT ``serve`` stops (it owns the signal handlers: it drains connections
-  and stops its dispatcher), then every user reported is logged out (bounded in time),
-  so the central server holds or re-routes their jobs instead of sending them here.
+- On SIGTERM/SIGINT ``serve`` (which owns the signal handlers) first calls back here:
+  reporting stops and every user reported is logged out (bounded in time), so the
+  central server holds or re-routes their jobs instead of sending them here; then it
+  drains connections and stops its dispatcher.
 """
 
 from __future__ import annotations
@@ -252,7 +253,13 @@ async def run(options: AgentOptions) -> None:
         try:
             async with asyncio.TaskGroup() as group:
                 reporting = group.create_task(reporter.run(), name="presence-reporter")
-                await serve(config)  # returns after SIGTERM/SIGINT, drained
+
+                async def log_out_first() -> None:
+                    # On the signal, before the drain: no more jobs are routed here
+                    reporting.cancel()
+                    await reporter.logout_all()
+
+                await serve(config, on_stop=log_out_first)  # returns drained
                 reporting.cancel()
         finally:
-            await reporter.logout_all()
+            await reporter.logout_all()  # if serve failed; nobody is left after a stop

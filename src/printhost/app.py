@@ -15,7 +15,7 @@ import logging
 import signal
 import socket
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -55,7 +55,14 @@ class Listener:
         return int(self.sock.getsockname()[1])
 
 
-async def serve(config: Config, clock: Clock | None = None) -> None:
+async def serve(
+    config: Config,
+    clock: Clock | None = None,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Serve until SIGTERM/SIGINT. ``on_stop`` runs first thing on the signal, before the
+    drain (the desktop agent logs its users out there, so no job is routed to it while it
+    stops)."""
     clock = clock or SystemClock()
     config.storage.state_dir.mkdir(parents=True, exist_ok=True)
     _make_output_dirs(config)
@@ -73,7 +80,7 @@ async def serve(config: Config, clock: Clock | None = None) -> None:
             )
         lpd = await start_lpd_server(services)  # config.lpd.listen; empty: none
         try:
-            await _run_until_signal(servers, listeners, dispatcher, services, lpd)
+            await _run_until_signal(servers, dispatcher, services, lpd, on_stop)
         finally:
             await lpd.aclose()  # already closed on an orderly shutdown
 
@@ -218,10 +225,10 @@ def _tls_context(config: Config) -> ssl.SSLContext:
 
 async def _run_until_signal(
     servers: list[tuple[_Server, Listener]],
-    listeners: list[Listener],
     dispatcher: Dispatcher,
     services: Services,
     lpd: LpdServer,
+    on_stop: Callable[[], Awaitable[None]] | None,
 ) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -234,6 +241,8 @@ async def _run_until_signal(
             group.create_task(housekeeping.run(services)),
         ]
         await stop.wait()  # a failing server task cancels this wait (TaskGroup semantics)
+        if on_stop is not None:
+            await on_stop()
         log.info("shutting down: draining connections")
         for server, _ in servers:
             server.should_exit = True
