@@ -20,6 +20,16 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from printhost.accounting.ledger import (
+    Account,
+    Balance,
+    NewTransaction,
+    Refused,
+    Reservation,
+    ReservationState,
+    Transaction,
+)
+from printhost.accounting.money import Money
 from printhost.ipp.constants import JobState
 from printhost.jobs.model import DocumentRecord, JobId, JobRecord
 
@@ -370,3 +380,71 @@ class Store(Protocol):
     async def update_subscription(self, sub_id: int, changes: Mapping[str, Any]) -> None: ...
 
     async def delete_subscription(self, sub_id: int) -> None: ...
+
+    # --- ledger: accounts, balances, reservations (DESIGN invariant 3) ----------------------
+    # Double-entry and append-only (printhost.accounting.ledger). Balances are sums of
+    # postings, never stored. Each method that writes is one transaction.
+    async def put_account(self, account: Account) -> None:
+        """Upsert the account and replace its members. ValueError for a system name
+        (``revenue``, ``funding``, ``reserved:*``)."""
+        ...
+
+    async def get_account(self, name: str) -> Account | None: ...
+
+    async def list_accounts(self, user: str | None = None) -> list[Account]:
+        """Every account by name, or those ``user`` owns or is a member of."""
+        ...
+
+    async def get_balance(self, account: str) -> Balance:
+        """Available and reserved balances (zero for an account never posted to)."""
+        ...
+
+    async def ledger_sum(self) -> Money:
+        """The sum over all accounts' postings: always zero."""
+        ...
+
+    async def post_transaction(self, transaction: NewTransaction) -> Transaction:
+        """Append a credit, debit or allocation. ValueError for reservation kinds and for
+        postings to ``reserved:*`` accounts (only reservation steps move those)."""
+        ...
+
+    async def list_transactions(
+        self, account: str | None = None, job_id: JobId | None = None, limit: int | None = None
+    ) -> list[Transaction]:
+        """Transactions in id order, touching ``account`` / about ``job_id`` when given."""
+        ...
+
+    async def reserve(
+        self, job_id: JobId, account: str, amount: Money, *, time: float, reason: str = ""
+    ) -> Reservation | Refused:
+        """Check the available balance against the overdraft limit and reserve, atomically.
+        Refused (with the user-visible reason) for a missing account or too little money.
+        Repeating the same reserve returns the open reservation; a different one for the
+        same job raises ReservationError."""
+        ...
+
+    async def commit_reservation(
+        self, job_id: JobId, *, time: float, reason: str = "", charged: Money | None = None
+    ) -> Reservation | None:
+        """Move the reserved amount to revenue; when ``charged`` is less, refund the rest in
+        the same transaction. None without a reservation; a resolved one is returned as it
+        is and nothing is posted (idempotent after a crash)."""
+        ...
+
+    async def release_reservation(
+        self, job_id: JobId, *, time: float, reason: str = ""
+    ) -> Reservation | None:
+        """Give the reserved amount back; None / idempotent as ``commit_reservation``."""
+        ...
+
+    async def refund_reservation(
+        self, job_id: JobId, amount: Money, *, time: float, reason: str = ""
+    ) -> Reservation | None:
+        """Refund part of a committed charge; ReservationError beyond what is refundable."""
+        ...
+
+    async def get_reservation(self, job_id: JobId) -> Reservation | None: ...
+
+    async def list_reservations(self, state: ReservationState | None = None) -> list[Reservation]:
+        """By job id; ``list_reservations(RESERVED)`` finds what to resolve after a restart."""
+        ...

@@ -191,3 +191,77 @@ agents = Table(
     Column("expires_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
+
+# --- ledger (DESIGN invariant 3; printhost.accounting.ledger) ---------------------------------
+# Amounts are integer cents. Balances are never stored: an account's balance is the SUM of
+# its postings (the index on (account, amount_cents) covers that sum), so nothing can drift.
+# ledger_transactions and ledger_postings are append-only. No foreign key to jobs: the
+# ledger outlives the jobs it mentions.
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("kind", String(16), nullable=False),  # "personal" | "shared"
+    Column("owner", String(256), nullable=False),
+    Column("overdraft_cents", BigInteger, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+account_members = Table(
+    "account_members",
+    metadata,
+    Column(
+        "account",
+        String(256),
+        ForeignKey("accounts.name", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("user", String(256), primary_key=True),
+)
+Index("ix_account_members_user", account_members.c.user)
+
+ledger_transactions = Table(
+    "ledger_transactions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("time", Float, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("job_id", Integer, nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("data", Text, nullable=False),  # JSON object
+    sqlite_autoincrement=True,
+)
+Index("ix_ledger_transactions_job_id", ledger_transactions.c.job_id)
+
+ledger_postings = Table(
+    "ledger_postings",
+    metadata,
+    Column(
+        "transaction_id",
+        Integer,
+        ForeignKey("ledger_transactions.id"),
+        primary_key=True,
+    ),
+    Column("account", String(256), primary_key=True),
+    Column("amount_cents", BigInteger, nullable=False),
+)
+Index("ix_ledger_postings_account", ledger_postings.c.account, ledger_postings.c.amount_cents)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("job_id", Integer, primary_key=True),
+    Column("account", String(256), nullable=False),
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("refunded_cents", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # "reserved" | "committed" | "released"
+    Column(
+        "reserve_transaction_id",
+        Integer,
+        ForeignKey("ledger_transactions.id"),
+        nullable=False,
+    ),
+    Column("resolve_transaction_id", Integer, ForeignKey("ledger_transactions.id"), nullable=True),
+)
+Index("ix_reservations_state", reservations.c.state)

@@ -88,6 +88,7 @@ from printhost.store.base import (
 from printhost.store.schema import documents as document_table
 from printhost.store.schema import events, jobs, printers, subscriptions, users
 from printhost.store.schema import queues as queue_table
+from printhost.store.sqlite_ledger import LedgerTables
 from printhost.store.sqlite_routing import RoutingTables
 
 T = TypeVar("T")
@@ -157,7 +158,7 @@ def sqlite_url(database: str | os.PathLike[str]) -> str:
 MAX_BATCH = 128
 
 
-class SqliteStore(RoutingTables):
+class SqliteStore(RoutingTables, LedgerTables):
     """The ``Store`` port on one SQLite file. Create with ``await SqliteStore.open(url)``."""
 
     def __init__(self, writer_engine: Engine, reader_engine: Engine, readers: int) -> None:
