@@ -57,6 +57,9 @@ class JobRecord:
     lease_owner: str | None
     lease_expires: float | None
     documents: tuple[DocumentRecord, ...] = field(default=())
+    #: PIN printing (PWG 5100.11 job-password): a salted hash of what the client sent;
+    #: the job waits until its owner gives the same PIN (jobs/pin.py). None = no PIN.
+    password_hash: str | None = None
 
     @property
     def k_octets(self) -> int:

@@ -19,6 +19,7 @@ from printhost.clock import Clock
 from printhost.ipp.constants import JobState
 from printhost.jobs.lifecycle import InvalidTransition, JobEvent, is_allowed, next_state
 from printhost.jobs.model import JobId, JobRecord
+from printhost.jobs.pin import PIN_WAIT_REASON, check_pin
 from printhost.store.base import JobFilter, NewDocument, NewEvent, NewJob, Store
 
 ACTIVE_STATES = (
@@ -67,6 +68,8 @@ class JobSpec:
     hold_until: str | None = None
     template: bytes = b""
     uuid: str = ""
+    #: A salted hash of the job's PIN (jobs/pin.py): the job is held until it is given.
+    password_hash: str | None = None
 
 
 class JobRefused(Exception):
@@ -127,6 +130,8 @@ class JobService:
         spec = placement.spec
         if placement.hold_message and spec.hold_until is None:
             spec = dataclasses.replace(spec, hold_until="indefinite")
+        if spec.password_hash is not None and spec.hold_until is None:
+            spec = dataclasses.replace(spec, hold_until="indefinite")
         held = spec.hold_until is not None or hold_new_jobs
         reasons = self._intake_reasons(spec, open_for_documents, hold_new_jobs)
         now = self._clock.now()
@@ -139,12 +144,15 @@ class JobService:
             name=spec.name,
             state=JobState.PENDING_HELD if held else JobState.PENDING,
             state_reasons=reasons,
-            state_message=placement.hold_message or placement.note,
+            state_message=placement.hold_message
+            or placement.note
+            or ("held until its owner releases it with the PIN" if spec.password_hash else ""),
             priority=spec.priority,
             hold_until=spec.hold_until,
             template=spec.template,
             created_at=now,
             open_for_documents=open_for_documents,
+            password_hash=spec.password_hash,
         )
         event = NewEvent("job-created", now, queue=spec.queue, data={"state": job.state.keyword})
         record = await self._store.create_job(job, documents, event)
@@ -158,7 +166,9 @@ class JobService:
         reasons = []
         if incoming:
             reasons.append("job-incoming")
-        if spec.hold_until is not None:
+        if spec.password_hash is not None:
+            reasons.append(PIN_WAIT_REASON)
+        elif spec.hold_until is not None:
             reasons.append("job-hold-until-specified")
         elif hold_new_jobs:
             reasons.append("job-held-for-review")
@@ -217,9 +227,15 @@ class JobService:
             raise JobNotPossible(f"a {job.state.keyword} job cannot be held")
         return await self._move(job, JobEvent.HOLD, changes={"hold_until": until})
 
-    async def release(self, job: JobRecord) -> JobRecord:
+    async def release(
+        self, job: JobRecord, *, pin: str | None = None, operator: bool = False
+    ) -> JobRecord:
+        """Release a held job. A job sent with a PIN needs that PIN, except from an
+        operator (PinRefused otherwise)."""
         if job.state != JobState.PENDING_HELD:
             raise JobNotPossible(f"job {job.id} is not held")
+        if job.password_hash is not None and not operator:
+            await check_pin(job.id, job.password_hash, pin)
         reasons = ("job-incoming",) if job.open_for_documents else ("none",)
         updated = await self._move(
             job,

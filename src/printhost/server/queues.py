@@ -17,6 +17,7 @@ from printhost.clock import Clock
 from printhost.config import Config, PrinterConfig, QueueConfig
 from printhost.ipp.constants import JobState, PrinterState
 from printhost.ipp.model import Attribute
+from printhost.jobs.pin import MAX_PIN_DIGITS
 from printhost.routing import names as names_
 from printhost.routing.router import default_destination
 from printhost.server.icons import SIZES
@@ -155,7 +156,7 @@ class QueueRegistry:
             color=any(p.color for p in printers),
             duplex=any(p.duplex for p in printers),
             multiple_operation_time_out=self._config.jobs.multiple_operation_timeout_seconds,
-            job_password_max_length=0,
+            job_password_max_length=MAX_PIN_DIGITS,
             job_settable=JOB_SETTABLE,
             job_k_octets_max=self._config.jobs.max_document_bytes // 1024,
             device_uri=None,

@@ -50,6 +50,7 @@ class NewJob:
     template: bytes
     created_at: float
     open_for_documents: bool
+    password_hash: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -74,6 +74,7 @@ jobs = Table(
     Column("next_attempt_at", Float, nullable=True),
     Column("lease_owner", String(256), nullable=True),
     Column("lease_expires", Float, nullable=True),
+    Column("password_hash", Text, nullable=True),  # PIN printing: jobs/pin.py
     sqlite_autoincrement=True,
 )
 Index("ix_jobs_claim", jobs.c.state, jobs.c.priority.desc(), jobs.c.id)

@@ -301,6 +301,7 @@ class SqliteStore(RoutingTables, LedgerTables):
             "next_attempt_at": None,
             "lease_owner": None,
             "lease_expires": None,
+            "password_hash": job.password_hash,
         }
 
         def work(conn: Connection) -> JobRecord:
@@ -917,6 +918,7 @@ def _job(row: Row[Any], docs: tuple[DocumentRecord, ...]) -> JobRecord:
         lease_owner=row.lease_owner,
         lease_expires=row.lease_expires,
         documents=docs,
+        password_hash=row.password_hash,
     )
 
 

@@ -11,6 +11,7 @@ from typing import TypeVar
 from printhost.ipp.constants import JobState, Status, Tag
 from printhost.ipp.model import Attribute, Message
 from printhost.jobs.model import JobRecord
+from printhost.jobs.pin import PinRefused
 from printhost.jobs.service import ACTIVE_STATES, JobNotPossible
 from printhost.server.context import Context
 from printhost.server.job_attributes import decode_template, encode_template
@@ -126,8 +127,26 @@ async def hold_job(ctx: Context) -> Message:
 
 async def release_job(ctx: Context) -> Message:
     job = await load_own_job(ctx)
-    await _try(ctx.services.jobs.release(job))
+    await _try(_release(ctx, job))
     return ctx.respond()
+
+
+async def _release(ctx: Context, job: JobRecord) -> JobRecord:
+    """Release-Job, or job-hold-until no-hold: a PIN job needs its PIN (job-password in
+    the operation attributes), except from an operator."""
+    pin = ctx.value("job-password")
+    given = pin.decode("ascii", "replace") if isinstance(pin, bytes) else pin
+    if job.password_hash and given is None and not ctx.principal.authenticated:
+        # No PIN: an operator may release it without one, so ask who is there (401)
+        raise IppError(
+            Status.CLIENT_ERROR_NOT_AUTHENTICATED,
+            f"job {job.id} is released with its PIN (job-password) or by an operator",
+        )
+    return await ctx.services.jobs.release(
+        job,
+        pin=given if isinstance(given, str) else None,
+        operator=ctx.principal.is_operator,
+    )
 
 
 async def restart_job(ctx: Context) -> Message:
@@ -176,7 +195,7 @@ async def set_job_attributes(ctx: Context) -> Message:
     if changes:
         job = await _try(ctx.services.jobs.update(job, changes))
     if hold == "no-hold" and job.state == JobState.PENDING_HELD:
-        await _try(ctx.services.jobs.release(job))
+        await _try(_release(ctx, job))
     elif hold not in (None, "no-hold"):
         await _try(ctx.services.jobs.hold(job, hold))
     return ctx.respond()
@@ -204,3 +223,5 @@ async def _try(awaitable: Awaitable[T]) -> T:
         return await awaitable
     except JobNotPossible as exc:
         raise possible(exc) from None
+    except PinRefused as exc:
+        raise IppError(Status.CLIENT_ERROR_NOT_AUTHORIZED, str(exc)) from None

@@ -14,6 +14,7 @@ from printhost.formats import OCTET_STREAM
 from printhost.ipp.constants import JobState, Status, Tag
 from printhost.ipp.model import Attribute, Message
 from printhost.jobs.model import JobRecord
+from printhost.jobs.pin import hash_pin, parse_pin
 from printhost.jobs.service import JobNotPossible, JobRefused, JobSpec
 from printhost.server.context import Context
 from printhost.server.intake import COMPRESSIONS, DocumentMeta, spool_document
@@ -142,6 +143,7 @@ async def _job_request(ctx: Context) -> NewJobRequest:
         hold_until=_hold_until(accepted),
         template=encode_template(a for a in accepted if a.name not in _RECORD_FIELDS),
         uuid=_job_uuid(accepted),
+        password_hash=await _pin_hash(ctx),
     )
     return NewJobRequest(spec, meta, state.hold_new_jobs)
 
@@ -203,6 +205,28 @@ async def _created(ctx: Context, job: JobRecord) -> Message:
 
 
 _AHEAD_STATES = (JobState.PENDING, JobState.PROCESSING)
+
+
+async def _pin_hash(ctx: Context) -> str | None:
+    """PWG 5100.11 job-password: the job waits for its PIN (jobs/pin.py). We support
+    job-password-encryption "none" only (printer_attributes.py advertises so)."""
+    attr = ctx.op.get("job-password")
+    if attr is None:
+        return None
+    encryption = ctx.text("job-password-encryption", "none")
+    if encryption != "none":
+        ctx.unsupported.append(ctx.op.get("job-password-encryption") or attr)
+        raise IppError(
+            Status.CLIENT_ERROR_ATTRIBUTES_OR_VALUES_NOT_SUPPORTED,
+            f"job-password-encryption {encryption} is not supported (only none)",
+        )
+    if not isinstance(attr.value, bytes | str):
+        raise bad_request("job-password must be an octetString")
+    try:
+        pin = parse_pin(attr.value)
+    except ValueError as exc:
+        raise bad_request(str(exc)) from None
+    return await hash_pin(pin)
 
 
 def _owner(ctx: Context) -> str:
