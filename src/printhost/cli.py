@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from printhost.cli_analysis import register as register_analysis
 from printhost.cli_capture import register as register_capture
 from printhost.cli_routing import register as register_routing
 from printhost.config import ConfigError, load_config
@@ -86,6 +87,7 @@ def _parser() -> argparse.ArgumentParser:
     add.set_defaults(run=_user_add)
     register_capture(commands)
     register_routing(commands)
+    register_analysis(commands)
     return parser
 
 

@@ -1,0 +1,181 @@
+"""PDF: pages and sizes from the page tree (pikepdf), colour by rendering (pypdfium2).
+
+Theory of operation
+-------------------
+qpdf (under pikepdf) reads the file: cross-reference tables and streams, object
+streams, incremental updates, linearized files and files encrypted with an empty user
+password. We walk the page tree ourselves rather than ask qpdf for its page list, so
+that a hostile tree is refused before anything large is built: a node seen twice (a
+loop or a shared subtree), more than :data:`MAX_PAGES` leaves, nesting deeper than
+:data:`MAX_DEPTH`, or a root /Count that differs from the leaves found is rejected with
+the reason. The walk carries the inheritable /MediaBox, /CropBox and /Rotate down to
+each page (ISO 32000-1 §7.7.3.4); the displayed size is the crop box clipped to the
+media box, times /UserUnit, with width and height swapped for /Rotate 90 or 270.
+
+Colour: pdfium renders each page at :data:`RENDER_DPI` and a page is colour when some
+pixel's channels are more than :data:`COLOR_TOLERANCE` apart (anti-aliasing of
+coloured edges stays well above it; pdfium renders DeviceGray, equal-channel RGB and
+black-only CMYK as exact greys). pdfium must find the same number of pages as the walk.
+
+A file that does not end with ``%%EOF`` within its last 1024 bytes (ISO 32000-1
+§7.5.5) is refused as truncated, because qpdf's recovery would otherwise quietly count
+only the pages that survived.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import pikepdf
+import pypdfium2  # type: ignore[import-untyped]
+
+from printhost.analysis.image import is_color_image
+from printhost.analysis.model import Analysis, AnalysisError
+
+MAX_PAGES = 10_000
+MAX_DEPTH = 64
+RENDER_DPI = 50
+MAX_RENDER_SIDE = 3000  # pixels; huge pages render at a lower resolution
+COLOR_TOLERANCE = 8
+TAIL = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class _Inherited:
+    mediabox: tuple[float, float, float, float] | None = None
+    cropbox: tuple[float, float, float, float] | None = None
+    rotate: int = 0
+
+
+def analyze_pdf(path: Path) -> Analysis:
+    _check_tail(path)
+    sizes = read_page_sizes(path)
+    colors = tuple(find_color_pages(path, len(sizes)))
+    return Analysis(
+        format="application/pdf", pages=len(sizes), color_pages=colors, page_sizes=sizes
+    )
+
+
+def _check_tail(path: Path) -> None:
+    with path.open("rb") as stream:
+        stream.seek(0, os.SEEK_END)
+        stream.seek(max(0, stream.tell() - TAIL))
+        if b"%%EOF" not in stream.read():
+            raise AnalysisError("truncated PDF: no %%EOF at the end of the file")
+
+
+def read_page_sizes(path: Path) -> tuple[tuple[float, float], ...]:
+    try:
+        with pikepdf.open(path, password="") as pdf:
+            root = pdf.Root.get("/Pages")
+            if not isinstance(root, pikepdf.Dictionary):
+                raise AnalysisError("PDF has no page tree")
+            declared = _count(root)
+            if declared > MAX_PAGES:
+                raise AnalysisError(f"PDF declares {declared} pages, over the limit {MAX_PAGES}")
+            sizes = tuple(_walk(root, _Inherited(), set(), 0))
+    except pikepdf.PasswordError:
+        raise AnalysisError("PDF is encrypted with a password") from None
+    except (pikepdf.PdfError, TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise AnalysisError(f"damaged PDF: {exc}") from None
+    if declared != len(sizes):
+        raise AnalysisError(f"PDF page tree declares {declared} pages but holds {len(sizes)}")
+    if not sizes:
+        raise AnalysisError("PDF has no pages")
+    return sizes
+
+
+def _count(node: pikepdf.Dictionary) -> int:
+    count = node.get("/Count")
+    if not isinstance(count, int) or count < 0:
+        raise AnalysisError("PDF page tree has no valid /Count")
+    return count
+
+
+def _walk(
+    node: pikepdf.Dictionary, inherited: _Inherited, seen: set[tuple[int, int]], depth: int
+) -> Iterator[tuple[float, float]]:
+    if depth > MAX_DEPTH:
+        raise AnalysisError(f"PDF page tree is nested deeper than {MAX_DEPTH}")
+    if node.objgen != (0, 0):
+        if node.objgen in seen:
+            raise AnalysisError("PDF page tree contains a loop or a shared node")
+        seen.add(node.objgen)
+    if len(seen) > 2 * MAX_PAGES + MAX_DEPTH:
+        raise AnalysisError(f"PDF page tree has more than {MAX_PAGES} pages")
+    inherited = _inherit(node, inherited)
+    kids = node.get("/Kids")
+    if kids is None:
+        yield _displayed_size(node, inherited)
+        return
+    if not isinstance(kids, pikepdf.Array):
+        raise AnalysisError("PDF page tree node has invalid /Kids")
+    for kid in kids:
+        if not isinstance(kid, pikepdf.Dictionary):
+            raise AnalysisError("PDF page tree holds a non-dictionary kid")
+        yield from _walk(kid, inherited, seen, depth + 1)
+
+
+def _inherit(node: pikepdf.Dictionary, inherited: _Inherited) -> _Inherited:
+    mediabox = _box(node.get("/MediaBox")) or inherited.mediabox
+    cropbox = _box(node.get("/CropBox")) or inherited.cropbox
+    rotate = node.get("/Rotate")
+    return _Inherited(
+        mediabox=mediabox,
+        cropbox=cropbox,
+        rotate=int(rotate) if isinstance(rotate, int) else inherited.rotate,
+    )
+
+
+def _box(value: object) -> tuple[float, float, float, float] | None:
+    if not isinstance(value, pikepdf.Array) or len(value) != 4:
+        return None
+    x0, y0, x1, y1 = (float(v) for v in value)
+    return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+
+def _displayed_size(page: pikepdf.Dictionary, inherited: _Inherited) -> tuple[float, float]:
+    media = inherited.mediabox or (0.0, 0.0, 612.0, 792.0)  # §7.7.3.3: required; letter
+    crop = inherited.cropbox or media
+    left, bottom = max(media[0], crop[0]), max(media[1], crop[1])
+    right, top = min(media[2], crop[2]), min(media[3], crop[3])
+    unit = page.get("/UserUnit")
+    scale = float(unit) if isinstance(unit, (int, Decimal)) and unit > 0 else 1.0
+    width, height = max(0.0, right - left) * scale, max(0.0, top - bottom) * scale
+    if inherited.rotate % 180 == 90:
+        width, height = height, width
+    return (round(width, 2), round(height, 2))
+
+
+def find_color_pages(path: Path, pages: int) -> Iterator[int]:
+    try:
+        document = pypdfium2.PdfDocument(str(path))
+    except pypdfium2.PdfiumError as exc:
+        raise AnalysisError(f"PDF cannot be rendered: {exc}") from None
+    try:
+        if len(document) != pages:
+            raise AnalysisError(
+                f"PDF readers disagree on the page count ({pages} vs {len(document)})"
+            )
+        for index in range(pages):
+            if _is_color_page(document[index]):
+                yield index + 1
+    finally:
+        document.close()
+
+
+def _is_color_page(page: pypdfium2.PdfPage) -> bool:
+    width, height = page.get_size()
+    scale = min(RENDER_DPI / 72, MAX_RENDER_SIDE / max(width, height, 1.0))
+    try:
+        bitmap = page.render(scale=scale, fill_color=(255, 255, 255, 255), draw_annots=True)
+        image = bitmap.to_pil()
+    except pypdfium2.PdfiumError as exc:
+        raise AnalysisError(f"PDF page cannot be rendered: {exc}") from None
+    finally:
+        page.close()
+    return is_color_image(image, COLOR_TOLERANCE)
