@@ -90,8 +90,8 @@ class RawSink:
     def _read_to_eof(self, conn: socket.socket) -> None:
         chunks = []
         with conn:
-            conn.settimeout(30.0)
             try:
+                conn.settimeout(30.0)  # inside: stop() may have closed it already
                 while chunk := conn.recv(1 << 16):
                     chunks.append(chunk)
             except OSError:

@@ -41,14 +41,16 @@ STAND_IN = textwrap.dedent(
         host, port = address.rsplit(":", 1)
         return host, int(port)
 
-    for address in config["server"]["listen"]:
-        server = http.server.ThreadingHTTPServer(split(address), Health)
+    servers = [http.server.ThreadingHTTPServer(split(a), Health)
+               for a in config["server"]["listen"]]
+    listeners = [socket.create_server(split(a)) for a in config["server"]["tls_listen"]]
+    # Said before anything answers: the harness reads the log once /healthz answers.
+    print("stand-in ready", flush=True)
+    for server in servers:
         threading.Thread(target=server.serve_forever, daemon=True).start()
-    for address in config["server"]["tls_listen"]:
-        listener = socket.create_server(split(address))
+    for listener in listeners:
         threading.Thread(target=lambda l=listener: [l.accept() for _ in iter(int, 1)],
                          daemon=True).start()
-    print("stand-in ready", flush=True)
     signal.sigwait({signal.SIGTERM})
     print("stand-in stopping", flush=True)
     """
