@@ -11,8 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -34,46 +33,11 @@ from printhost.store.base import (
     UserPreferences,
     UserRecord,
 )
-from printhost.store.sqlite import SqliteStore
+
+from .conftest import OpenStore
 
 S = JobState
 T0 = 1_700_000_000.0
-
-OpenStore = Callable[[], Awaitable[Store]]
-
-
-async def _sqlite(tmp_path: Path) -> Callable[[], Awaitable[Store]]:
-    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-
-    async def open_handle() -> Store:
-        return await SqliteStore.open(url)
-
-    return open_handle
-
-
-BACKENDS = {"sqlite": _sqlite}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenStore]:
-    """Opens handles on one fresh database; closes them all at the end."""
-    factory = await BACKENDS[request.param](tmp_path)
-    handles: list[Store] = []
-
-    async def open_handle() -> Store:
-        handle = await factory()
-        handles.append(handle)
-        return handle
-
-    yield open_handle
-    for handle in handles:
-        await handle.close()
-
-
-@pytest.fixture
-async def store(open_store: OpenStore) -> Store:
-    return await open_store()
-
 
 # --- builders ----------------------------------------------------------------------------------
 

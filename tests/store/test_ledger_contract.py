@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -33,45 +32,12 @@ from printhost.accounting.money import ZERO, Money
 from printhost.jobs.model import JobId
 from printhost.store import migrate
 from printhost.store.base import Store
-from printhost.store.sqlite import SqliteStore
+
+from .conftest import OpenStore
 
 T0 = 1_700_000_000.0
 R = ReservationState
 K = TransactionKind
-
-OpenStore = Callable[[], Awaitable[Store]]
-
-
-async def _sqlite(tmp_path: Path) -> OpenStore:
-    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
-
-    async def open_handle() -> Store:
-        return await SqliteStore.open(url)
-
-    return open_handle
-
-
-BACKENDS = {"sqlite": _sqlite}
-
-
-@pytest.fixture(params=sorted(BACKENDS))
-async def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[OpenStore]:
-    factory = await BACKENDS[request.param](tmp_path)
-    handles: list[Store] = []
-
-    async def open_handle() -> Store:
-        handle = await factory()
-        handles.append(handle)
-        return handle
-
-    yield open_handle
-    for handle in handles:
-        await handle.close()
-
-
-@pytest.fixture
-async def store(open_store: OpenStore) -> Store:
-    return await open_store()
 
 
 async def _account(store: Store, name: str, balance: str = "0", overdraft: str = "0") -> None:
