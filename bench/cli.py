@@ -92,6 +92,18 @@ def _failover(n: int) -> RunFunction:
     return run
 
 
+def _analysis(doc: str) -> RunFunction:
+    async def run(ctx: Context, label: str) -> Outcome:
+        return await scenarios.analysis(ctx, label, doc)
+
+    return run
+
+
+#: Row 8's documents: (scenario suffix = document name, what the table calls it); the
+#: names follow ``Sizes.analysis_*`` (the same in FULL and QUICK).
+ANALYSIS_PDFS = tuple(f"pdf-{n}" for n in scenarios.FULL.analysis_pdf_pages)
+ANALYSIS_RASTER = f"pwg-{scenarios.FULL.analysis_raster_pages}"
+
 SCENARIOS = (
     *(
         Scenario(f"intake-pdf-1-c{c}", 1, _intake("pdf-1", c, False), min_repeats=INTAKE_REPEATS)
@@ -109,6 +121,9 @@ SCENARIOS = (
     Scenario("burst", 5, scenarios.burst, repeats=1),
     *(Scenario(f"failover-{n}", 7, _failover(n)) for n in range(2)),
     Scenario("pool-failover", 7, scenarios.pool_failover, labels=("printhost",)),
+    *(Scenario(f"analysis-{d}", 8, _analysis(d)) for d in ANALYSIS_PDFS),
+    # Ghostscript cannot read PWG raster: printhost's alone.
+    Scenario(f"analysis-{ANALYSIS_RASTER}", 8, _analysis(ANALYSIS_RASTER), labels=("printhost",)),
 )
 #: Row 6 reads the runs of rows 1 and 3.
 ROW_NEEDS = {6: {1, 3}}
@@ -192,7 +207,39 @@ def lines(sizes: scenarios.Sizes) -> list[Line | TextLine]:
              "lost", "lower", digits=0, aggregate="sum"),
         Line("7", "… jobs duplicated (total over all runs)", "pool-failover", "duplicated",
              "lower", digits=0, aggregate="sum"),
-        TextLine("8", "Document analysis (pages, colour, size)", "not built", "—"),
+    ]  # fmt: skip
+    return out + analysis_lines(s)
+
+
+def analysis_lines(s: scenarios.Sizes) -> list[Line | TextLine]:
+    """Row 8: the comparison column is Ghostscript 10.0, not CUPS; every metric says so."""
+    out: list[Line | TextLine] = []
+    printhost = ("printhost: its full analysis, pages + colour pages + sizes, "
+                 "in a fresh worker process")  # fmt: skip
+    for pages in s.analysis_pdf_pages:
+        sc = f"analysis-pdf-{pages}"
+        out += [
+            Line("8", f"{pages}-page PDF, mixed colour/mono: s per document to count pages "
+                 f"({printhost}; other column: Ghostscript 10.0 pdfpagecount)", sc, "count_s",
+                 "lower", digits=3),
+            Line("8", "… page count exact (other column: Ghostscript pdfpagecount)", sc,
+                 "pages_exact", "higher", aggregate="min", yes_no=True),
+            Line("8", "… s per document to find the colour pages (printhost: the same "
+                 "analysis; other column: Ghostscript 10.0 inkcov)", sc, "colour_s", "lower",
+                 digits=3),
+            Line("8", "… colour pages exact (other column: Ghostscript inkcov)", sc,
+                 "colour_exact", "higher", aggregate="min", yes_no=True),
+        ]  # fmt: skip
+    pages = s.analysis_raster_pages
+    sc = f"analysis-pwg-{pages}"
+    out += [
+        Line("8", f"{pages}-page PWG raster (sRGB 8-bit, 300 dpi), mixed colour/mono: s per "
+             f"document ({printhost}; Ghostscript cannot read PWG raster: no comparison)", sc,
+             "count_s", "lower", digits=3),
+        Line("8", "… page count exact (no comparison)", sc, "pages_exact", "higher",
+             aggregate="min", yes_no=True),
+        Line("8", "… colour pages exact (no comparison)", sc, "colour_exact", "higher",
+             aggregate="min", yes_no=True),
     ]  # fmt: skip
     return out
 
@@ -226,6 +273,23 @@ def notes(sizes: scenarios.Sizes, runs: dict[str, dict[str, list[Outcome]]]) -> 
         f"Row 7: CUPS {FACTS['CUPS']['queues']}. printhost: {FACTS['printhost']['delivery']}. "
         "The time to recover is mostly each server's retry schedule against the outage "
         "length, hence two outage lengths.",
+        "Row 8: the other column is Ghostscript 10.0, not CUPS (CUPS does not analyse "
+        "documents). Documents made by the bench with known truth: A4 pages of mono text, "
+        "each with one mark in a cycle of five - red patch and blue text (colour), DeviceGray "
+        "ramp, neutral RGB grey patch, 70 % CMYK-black patch (all three mono), thin blue line "
+        "(colour) - as PDF (Ghostscript pdfwrite) and PWG raster (pwgraster). Seconds are "
+        f"wall clock per document, median of {sizes.analysis_passes} pass(es) per run, then "
+        "median over the runs. printhost: analyze_bounded, one worker subprocess per "
+        "document (interpreter start included) reading pages and sizes and rendering every "
+        "page for colour; pages cannot be asked for alone, so both of a document's time "
+        "lines show this one analysis. Ghostscript: pages by `gs -q -dNODISPLAY -dSAFER "
+        '--permit-file-read=FILE -c "(FILE) (r) file runpdfbegin pdfpagecount = quit"`, '
+        "colour by `gs -q -dSAFER -o - -sDEVICE=inkcov FILE` "
+        "(a page is colour when C, M or Y coverage is non-zero; inkcov counts neutral RGB "
+        "grey as colour). Exact = the tool found exactly the true pages / colour pages in "
+        "every pass. The raster's truth is that of the page program it was rendered from: "
+        "Ghostscript renders 70 % CMYK black as sRGB (109, 110, 113) and 30 % DeviceGray as "
+        "(76, 77, 76), a few levels off neutral.",
         _client_note(runs),
         f"Sizes: {sizes.as_dict()}.",
     ]
@@ -279,7 +343,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="tiny load, one repeat (< 60 s)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per scenario (3)")
-    parser.add_argument("--rows", default="1,2,3,4,5,6,7", help="rows to run, e.g. 1,3")
+    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8", help="rows to run, e.g. 1,3")
     parser.add_argument(
         "--out", type=Path, default=PROJECT_DIR / "bench" / "results",
         help="where latest.json and latest.md go (default bench/results)",
@@ -335,9 +399,13 @@ def _progress(
 ) -> None:
     f = outcome.figures
     main = f.get("e2e_jobs_per_s", f.get("accepted_per_s", 0.0))
+    what = f"accepted {f.get('accepted', 0):.0f}, {main:.1f} jobs/s"
+    if "count_s" in f:  # row 8, whose other column is Ghostscript
+        what = f"{f['documents']:.0f} passes, {f['count_s']:.3f} s per document"
+        label = "Ghostscript" if label == "CUPS" else label
     print(
-        f"[{done}/{total}] {scenario} {label} #{n + 1}: accepted {f.get('accepted', 0):.0f}, "
-        f"{main:.1f} jobs/s ({time.monotonic() - started:.1f} s)",
+        f"[{done}/{total}] {scenario} {label} #{n + 1}: {what} "
+        f"({time.monotonic() - started:.1f} s)",
         file=sys.stderr,
         flush=True,
     )

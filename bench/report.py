@@ -39,8 +39,11 @@ class Line:
     #: A figure that is non-zero in runs that hit a bound (drain_timed_out, ...).
     bound_key: str = ""
     digits: int = 1
-    #: "median" over the runs, or "sum" (lost jobs: one loss in any run matters).
+    #: "median" over the runs, or "sum" (lost jobs: one loss in any run matters), or
+    #: "min" (a yes/no figure: yes only if yes in every run).
     aggregate: str = "median"
+    #: A 1/0 figure shown as yes/no (row 8: exact against the known truth); no ratio.
+    yes_no: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +60,8 @@ def aggregate_figure(runs: Sequence[Outcome], key: str, how: str) -> float | Non
     values = [run.figures[key] for run in runs if key in run.figures]
     if not values:
         return None
+    if how == "min":
+        return min(values)
     return sum(values) if how == "sum" else statistics.median(values)
 
 
@@ -72,6 +77,8 @@ def cell(runs: Runs, scenario: str, label: str, line: Line) -> tuple[float | Non
     if value is None:
         return None, "not run"
     mark = "†" if hit_bound(outcomes, line.bound_key) else ""
+    if line.yes_no:
+        return value, "yes" if value else "no"
     return value, f"{value:,.{line.digits}f}{mark}"
 
 
@@ -94,9 +101,11 @@ def table_rows(lines: Sequence[Line | TextLine], runs: Runs) -> list[dict[str, o
             continue
         ph_value, ph_text = cell(runs, line.scenario, "printhost", line)
         cups_value, cups_text = cell(runs, line.cups_scenario or line.scenario, "CUPS", line)
+        ratio = "—" if line.yes_no else ratio_text(ph_value, cups_value)
+        better = "yes = exact in every run" if line.yes_no else f"{line.better} is better"
         rows.append(
             {"row": line.row, "metric": line.metric, "printhost": ph_text, "CUPS": cups_text,
-             "ratio": ratio_text(ph_value, cups_value), "better": f"{line.better} is better",
+             "ratio": ratio, "better": better,
              "values": {"printhost": ph_value, "CUPS": cups_value}}
         )  # fmt: skip
     return rows

@@ -21,11 +21,12 @@ import itertools
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from peers.dbus import DbusDaemon
 
+from bench.analysis import AnalysisDocument, make_corpus, measure_async
 from bench.client import LoadResult, PrintJobLoad, Target
 from bench.documents import Document
 from bench.printers import CatPrinter, Delivery, SinkPrinter
@@ -68,6 +69,10 @@ class Sizes:
     recover_seconds: float = 45.0
     deadline_seconds: float = 120.0
     drain_seconds: float = 180.0
+    #: Row 8: the generated PDFs' page counts, the PWG raster's, and timed passes per run.
+    analysis_pdf_pages: tuple[int, ...] = (10, 100)
+    analysis_raster_pages: int = 10
+    analysis_passes: int = 5
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -86,6 +91,7 @@ QUICK = Sizes(
     recover_seconds=8.0,
     deadline_seconds=20.0,
     drain_seconds=20.0,
+    analysis_passes=1,
 )
 
 
@@ -97,6 +103,7 @@ class Context:
     documents: dict[str, Document]
     sizes: Sizes
     _runs: int = 0
+    _corpus: dict[str, AnalysisDocument] = field(default_factory=dict)
 
     def run_dir(self, name: str) -> Path:
         self._runs += 1
@@ -104,6 +111,16 @@ class Context:
         path.mkdir(parents=True)
         path.chmod(0o755)
         return path
+
+    def analysis_corpus(self) -> dict[str, AnalysisDocument]:
+        """Row 8's documents, made on first use (``bench.analysis``)."""
+        if not self._corpus:
+            s = self.sizes
+            made = make_corpus(
+                self.work / "analysis-corpus", s.analysis_pdf_pages, s.analysis_raster_pages
+            )
+            self._corpus.update(made)
+        return self._corpus
 
 
 # --- shared pieces ------------------------------------------------------------------------
@@ -461,3 +478,13 @@ async def pool_failover(ctx: Context, label: str) -> Outcome:
         "longest_gap_s": max(gaps) if gaps else sizes.drain_seconds,
     }
     return Outcome(figures, dict(result.statuses))
+
+
+# --- row 8: document analysis -------------------------------------------------------------
+
+
+async def analysis(ctx: Context, label: str, doc_name: str) -> Outcome:
+    """``analysis_passes`` analyses of one generated document by printhost, or (label
+    "CUPS", the comparison column) by Ghostscript; see ``bench.analysis``."""
+    doc = ctx.analysis_corpus()[doc_name]
+    return Outcome(await measure_async(doc, label, ctx.sizes.analysis_passes), {})

@@ -55,20 +55,29 @@ def test_quick_bench_prints_both_figures_and_writes_json(tmp_path: Path) -> None
     assert (tmp_path / "latest.md").read_text() in done.stdout
     rows = result["table"]
     measured = [r for r in rows if r["values"] is not None]
-    assert {r["row"] for r in measured} == {"1", "2", "3", "4", "5", "6", "7"}
-    # The pool failover lines (the last four of row 7) are printhost's alone: the bench
-    # sets up no CUPS class.
+    assert {r["row"] for r in measured} == {"1", "2", "3", "4", "5", "6", "7", "8"}
+    # printhost's alone: the pool failover lines (the last four of row 7; the bench sets
+    # up no CUPS class) and row 8's PWG raster lines (Ghostscript cannot read it).
     pool_lines = [r for r in measured if r["row"] == "7"][-4:]
     assert "CUPS: classes not set up" in pool_lines[0]["metric"]
+    raster_lines = [r for r in measured if r["row"] == "8" and "no comparison" in r["metric"]]
+    assert len(raster_lines) == 3
     for row in measured:
         assert row["values"]["printhost"] is not None, row
-        if row not in pool_lines:
+        if row not in pool_lines and row not in raster_lines:
             assert row["values"]["CUPS"] is not None, row
         assert row["ratio"], row
+    # Row 8's comparison column is Ghostscript, and every one of its lines says which.
+    for row in measured:
+        if row["row"] == "8" and row not in raster_lines:
+            assert "other column: Ghostscript" in row["metric"], row
     not_built = {r["row"]: r["printhost"] for r in rows if r["values"] is None}
-    assert not_built == {"8": "not built"}
+    assert not_built == {}
     for scenario, by_server in result["runs"].items():
         for server, runs in by_server.items():
             assert len(runs) == 1, (scenario, server)
-            assert runs[0]["figures"]["accepted"] > 0, (scenario, server)
+            if scenario.startswith("analysis-"):
+                assert runs[0]["figures"]["documents"] > 0, (scenario, server)
+            else:
+                assert runs[0]["figures"]["accepted"] > 0, (scenario, server)
     assert bench_processes() - before == set()
