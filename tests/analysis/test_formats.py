@@ -402,7 +402,6 @@ def test_pdf_made_by_ghostscript(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("head", "reason"),
     [
-        (b"%!PS-Adobe-3.0\n{} loop\n", "PostScript analysis is not implemented yet"),
         (b"\x1bE\x1b&l1X", "PCL analysis is not implemented yet"),
         (b") HP-PCL XL;2;0\r\n", "PCL XL analysis is not implemented yet"),
         (b"", "empty document"),

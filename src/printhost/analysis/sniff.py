@@ -8,7 +8,6 @@ from printhost.analysis.model import Analysis, AnalysisError
 from printhost.formats import HEAD_BYTES, detect_format
 
 _LATER = {
-    "application/postscript": "PostScript",
     "application/vnd.hp-pcl": "PCL",
     "application/vnd.hp-pclxl": "PCL XL",
 }
@@ -45,4 +44,8 @@ def analyze_file(path: Path) -> Analysis:
         from printhost.analysis.pdf import analyze_pdf
 
         return analyze_pdf(path)
+    if mime == "application/postscript":
+        from printhost.analysis.postscript import analyze_postscript
+
+        return analyze_postscript(path)
     raise AnalysisError(f"{mime} analysis is not implemented yet")
