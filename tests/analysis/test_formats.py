@@ -432,3 +432,17 @@ def test_the_bounded_worker_gives_the_same_answers(tmp_path: Path) -> None:
     _rgb((30, 20), (99, 99, 99)).save(paths[4])
     for path in paths:
         assert analyze_bounded(path) == analyze_file(path)
+
+
+def test_raster_near_neutral_greys_are_mono_like_in_pdf(tmp_path: Path) -> None:
+    """Ghostscript turns 70 % CMYK black into an sRGB grey a few levels off neutral, e.g.
+    (109, 110, 113): mono, as the same mark is in a PDF (the tolerance is shared); a
+    tint 15 levels off neutral is colour."""
+    pages = [
+        ("0 0 0 0.7 setcmykcolor 72 72 200 200 rectfill", (612, 792)),
+        ("0.50 0.50 0.56 setrgbcolor 72 72 200 200 rectfill", (612, 792)),
+    ]
+    path = tmp_path / "doc.pwg"
+    ghostscript("pwgraster", postscript_pages(pages), path, "-dcupsColorSpace=19",
+                "-dcupsBitsPerColor=8")  # fmt: skip
+    assert analyze_file(path).color_pages == (2,)

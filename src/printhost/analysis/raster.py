@@ -15,8 +15,10 @@ pixels it reads, so the work is proportional to the file size whatever the heade
 claims. Dimensions are still checked against limits before decoding, and a page whose
 runs do not add up exactly to its declared width and height is rejected.
 
-Colour: for RGB colour spaces a page is colour when any pixel has unequal channels (for
-16-bit samples, channels more than one 8-bit level apart); for CMYK when any pixel has
+Colour: for RGB colour spaces a page is colour when any pixel's channels are more than
+:data:`COLOR_TOLERANCE` 8-bit levels apart, as for PDF and PostScript (colour conversion
+leaves near-neutral greys such as (109, 110, 113) behind; no one sees them as colour,
+and the same mark must count the same in every format); for CMYK when any pixel has
 cyan, magenta or yellow ink (a grey made of CMY is colour ink on paper); black, white and
 grey spaces are mono.
 """
@@ -241,6 +243,10 @@ def _decode_page(reader: _Reader, page: _Page) -> bool:
     return color
 
 
+#: 8-bit levels two channels may differ by and the pixel still be a grey (pdf.py's too).
+COLOR_TOLERANCE = 8
+
+
 def _color_test(page: _Page) -> Callable[[bytes], bool]:
     if page.kind == "mono":
         return lambda pixels: False
@@ -248,13 +254,21 @@ def _color_test(page: _Page) -> Callable[[bytes], bool]:
         return _color_test_16(page.kind, page.channels)
     channels = page.channels
     if page.kind == "rgb":
-        return lambda pixels: not (pixels[0::3] == pixels[1::3] == pixels[2::3])
+        return _rgb_color_8
     return lambda pixels: any(pixels[k::channels].strip(b"\x00") for k in range(3))
 
 
+def _rgb_color_8(pixels: bytes) -> bool:
+    red, green, blue = pixels[0::3], pixels[1::3], pixels[2::3]
+    if red == green == blue:  # exact greys, the common case, at C speed
+        return False
+    return any(
+        max(rgb) - min(rgb) > COLOR_TOLERANCE for rgb in zip(red, green, blue, strict=True)
+    )
+
+
 def _color_test_16(kind: str, channels: int) -> Callable[[bytes], bool]:
-    """16-bit samples: differences below one 8-bit level are invisible, and Ghostscript's
-    16-bit colour conversion leaves such differences in greys (0x7ffd, 0x7fff, 0x7ffb)."""
+    """16-bit samples, with the same tolerance in 8-bit levels (one level is 0x101)."""
 
     def samples(pixels: bytes) -> array[int]:
         values = array("H", pixels)
@@ -267,7 +281,7 @@ def _color_test_16(kind: str, channels: int) -> Callable[[bytes], bool]:
         def rgb(pixels: bytes) -> bool:
             values = samples(pixels)
             return any(
-                max(rgb) - min(rgb) > 0xFF
+                max(rgb) - min(rgb) > COLOR_TOLERANCE * 0x101
                 for rgb in zip(values[0::3], values[1::3], values[2::3], strict=True)
             )
 
