@@ -189,7 +189,7 @@ async def test_unreachable_printer_is_marked_down_and_used_again_when_back(
         retried = await _until(w, job.id, {JobState.PENDING}, timeout=10)
         while retried.delivery_attempts == 0:
             retried = await _until(w, job.id, {JobState.PENDING})
-        assert retried.next_attempt_at is None and retried.printer is None
+        assert retried.next_attempt_at is None and retried.printer == "p"
         assert "waiting for a printer" in retried.state_message
         down = await w.services.store.get_printer("p")
         assert not down.is_up and "refused" in down.state_message

@@ -20,6 +20,8 @@ import pytest
 from printhost.app import wire
 from printhost.clock import FakeClock
 from printhost.config import parse_config
+from printhost.dispatch.backends.base import DeliveryRequest, RemoteLookup
+from printhost.dispatch.backends.file import FileBackend
 from printhost.dispatch.dispatcher import PEEK_BATCH, Dispatcher
 from printhost.ipp.constants import JobState, Tag
 from printhost.ipp.model import Attribute
@@ -433,7 +435,7 @@ async def test_a_users_jobs_print_in_order_when_the_first_failed_once(tmp_path: 
             failed = await _until(w, first.id, {JobState.PENDING, JobState.PROCESSING})
             while failed.delivery_attempts == 0 or failed.state != JobState.PENDING:
                 failed = await _until(w, first.id, {JobState.PENDING})
-            assert failed.printer is None and "waiting for a printer" in failed.state_message
+            assert failed.printer == "p" and "waiting for a printer" in failed.state_message
             assert not (await w.services.store.get_printer("p")).is_up
             waiting = await _get(w, second.id)
             assert (waiting.state, waiting.delivery_attempts) == (JobState.PENDING, 0)
@@ -445,6 +447,33 @@ async def test_a_users_jobs_print_in_order_when_the_first_failed_once(tmp_path: 
         assert received == [b"first job", b"second job"]
         assert (done_first.delivery_attempts, done_second.delivery_attempts) == (2, 1)
         assert (await w.services.store.get_printer("p")).is_up
+
+
+async def test_a_rerouted_job_is_not_looked_up_where_it_never_went(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Invariant 2 asks only the printer an earlier attempt reached. Asking the new one
+    could match another job of ours (by the old printer's job id, or by name and user on
+    printers without job-uuid) and report this one printed when it never was."""
+    asked: list[str] = []
+    real_lookup = FileBackend.lookup
+
+    async def recording_lookup(self: FileBackend, request: DeliveryRequest) -> RemoteLookup:
+        asked.append(request.printer_uri)
+        return await real_lookup(self, request)
+
+    monkeypatch.setattr(FileBackend, "lookup", recording_lookup)
+    config = {
+        "printers": [_missing(tmp_path, "off"), _file(tmp_path, "on")],
+        "pools": [{"name": "office", "members": ["off", "on"]}],
+        "queues": [{"name": "myprinter", "destination": "office"}],
+    }
+    async with _opened(tmp_path, **config) as w:
+        job = await _submit(w)
+        async with _running(w):
+            done = await _until(w, job.id, DONE)
+        assert (done.printer, done.delivery_attempts) == ("on", 2)
+        assert asked == [], "the second printer was asked about a job it never had"
 
 
 async def test_a_user_blocked_on_a_down_printer_does_not_hold_up_others(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ def test_retry_sends_the_job_back_at_once_and_frees_printer() -> None:
     decision = decide(result, 2, CONFIG)
     assert decision.event is JobEvent.RETRY
     # no delay: the printer is marked down and the job re-routed (dispatch/health.py)
-    assert decision.changes == {"next_attempt_at": None, "printer": None}
+    # the job keeps naming its printer: going back there, that printer is asked first
+    assert decision.changes == {"next_attempt_at": None}
     assert "connection refused" in decision.message
 
 

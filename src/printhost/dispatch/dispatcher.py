@@ -300,20 +300,25 @@ class Dispatcher:
 
     async def _deliver(self, job: JobRecord, target: Target) -> None:
         uri = target.uri
-        started = await self._jobs.move(
-            job,
-            JobEvent.START,
-            changes={
-                "printer": target.name,
-                "delivery_attempts": job.delivery_attempts + 1,
-                "next_attempt_at": None,
-            },
+        # Only the printer an earlier attempt went to can have the job (invariant 2). A job
+        # re-routed elsewhere is not looked up there: a lookup by remote id or name could
+        # take another job of ours for it and report it printed.
+        reached_before = job.printer == target.name and (
+            job.state == JobState.PROCESSING or job.delivery_attempts > 0
         )
+        changes: dict[str, object] = {
+            "printer": target.name,
+            "delivery_attempts": job.delivery_attempts + 1,
+            "next_attempt_at": None,
+        }
+        if job.printer != target.name:
+            changes["remote_job_id"] = None  # an id at another printer means nothing here
+        started = await self._jobs.move(job, JobEvent.START, changes=changes)
         if started is None:
             return  # canceled or changed meanwhile
         backend = self._backend(uri)
         request = self._request(started, uri)
-        if job.state == JobState.PROCESSING or job.delivery_attempts > 0:
+        if reached_before:
             recovered = await self._recover(started, backend, request)
             if recovered is None:
                 return

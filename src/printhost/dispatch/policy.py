@@ -54,13 +54,14 @@ def _retry(result: DeliveryResult, attempts: int, config: DeliveryConfig) -> Dec
         )
     # No delay: the printer has been marked down (dispatch/health.py), so the job is
     # re-routed at once to another printer of its destination, or waits, in order, until
-    # the prober sees the printer back.
+    # the prober sees the printer back. The job keeps naming the printer it was sent to:
+    # if it goes back there, that printer is asked first whether it has it already.
     message = f"{result.message or 'printer unavailable'}; waiting for a printer"
     return Decision(
         JobEvent.RETRY,
         (result.reason or "printer-stopped",),
         message,
-        {"next_attempt_at": None, "printer": None},
+        {"next_attempt_at": None},
     )
 
 
