@@ -69,7 +69,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from printhost.ipp.constants import JobState
 from printhost.jobs.model import DocumentRecord, JobId, JobRecord
@@ -90,6 +89,7 @@ from printhost.store.schema import events, jobs, printers, subscriptions, users
 from printhost.store.schema import queues as queue_table
 from printhost.store.sqlite_ledger import LedgerTables
 from printhost.store.sqlite_routing import RoutingTables
+from printhost.store.sqlite_upsert import upsert
 
 T = TypeVar("T")
 
@@ -558,7 +558,7 @@ class SqliteStore(RoutingTables, LedgerTables):
             "state_message": state.state_message,
             "state_change_time": state.state_change_time,
         }
-        stmt = _upsert(queue_table, values)
+        stmt = upsert(queue_table, values)
 
         def work(conn: Connection) -> None:
             conn.execute(stmt)
@@ -589,7 +589,7 @@ class SqliteStore(RoutingTables, LedgerTables):
             "state_message": printer.state_message,
             "state_change_time": printer.state_change_time,
         }
-        stmt = _upsert(printers, values)
+        stmt = upsert(printers, values)
         if event.printer is None:
             event = NewEvent(event.kind, event.time, event.queue, printer.name, event.data)
 
@@ -625,7 +625,7 @@ class SqliteStore(RoutingTables, LedgerTables):
 
     async def put_user(self, user: UserRecord) -> None:
         values = {"name": user.name, "password_hash": user.password_hash, "role": user.role}
-        stmt = _upsert(users, values)
+        stmt = upsert(users, values)
         await self._write(lambda conn: conn.execute(stmt))
 
     async def list_users(self) -> list[UserRecord]:
@@ -793,14 +793,6 @@ def _lease_free(now: float) -> ColumnElement[bool]:
     """No lease, or one that expired (``lease_expires <= now``)."""
     return or_(
         jobs.c.lease_owner.is_(None), jobs.c.lease_expires.is_(None), jobs.c.lease_expires <= now
-    )
-
-
-def _upsert(table: Any, values: Mapping[str, Any]) -> Any:
-    stmt = sqlite_insert(table).values(values)
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c.name],
-        set_={k: v for k, v in values.items() if k != "name"},
     )
 
 

@@ -23,7 +23,6 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from printhost.accounting import ledger
 from printhost.accounting.ledger import (
@@ -48,6 +47,7 @@ from printhost.store.schema import (
     ledger_transactions,
     reservations,
 )
+from printhost.store.sqlite_upsert import upsert
 
 T = TypeVar("T")
 
@@ -70,15 +70,11 @@ class LedgerTables:
             "overdraft_cents": account.overdraft.cents,
             "created_at": account.created_at,
         }
-        upsert = sqlite_insert(accounts).values(values)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[accounts.c.name],
-            set_={k: v for k, v in values.items() if k != "name"},
-        )
+        account_row = upsert(accounts, values)
         members = [{"account": account.name, "user": u} for u in sorted(set(account.members))]
 
         def work(conn: Connection) -> None:
-            conn.execute(upsert)
+            conn.execute(account_row)
             conn.execute(delete(account_members).where(account_members.c.account == account.name))
             if members:
                 conn.execute(insert(account_members), members)

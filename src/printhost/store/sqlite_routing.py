@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Row, delete, select
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from printhost.store.base import (
     AgentRecord,
@@ -23,6 +22,7 @@ from printhost.store.base import (
     UserPreferences,
 )
 from printhost.store.schema import agents, presence, user_preferences
+from printhost.store.sqlite_upsert import upsert
 
 T = TypeVar("T")
 InsertEvent = Callable[[Connection, NewEvent], Any]
@@ -53,7 +53,7 @@ class RoutingTables:
             "location": prefs.location,
             "updated_at": prefs.updated_at,
         }
-        stmt = _upsert(user_preferences, values, ("user",))
+        stmt = upsert(user_preferences, values, ("user",))
 
         def work(conn: Connection) -> None:
             conn.execute(stmt)
@@ -63,7 +63,7 @@ class RoutingTables:
 
     # --- presence ------------------------------------------------------------------------
     async def put_presence(self, record: PresenceRecord) -> None:
-        stmt = _upsert(presence, dataclasses.asdict(record), ("user", "host"))
+        stmt = upsert(presence, dataclasses.asdict(record), ("user", "host"))
         await self._write(lambda conn: conn.execute(stmt))
 
     async def delete_presence(self, user: str, host: str) -> None:
@@ -82,7 +82,7 @@ class RoutingTables:
     async def put_agent(self, agent: AgentRecord) -> None:
         # Host names are case-insensitive (RFC 4343): one agent per host however spelt.
         values = {**dataclasses.asdict(agent), "host": agent.host.lower()}
-        stmt = _upsert(agents, values, ("host",))
+        stmt = upsert(agents, values, ("host",))
         await self._write(lambda conn: conn.execute(stmt))
 
     async def get_agent(self, host: str) -> AgentRecord | None:
@@ -91,14 +91,6 @@ class RoutingTables:
         if row is None:
             return None
         return AgentRecord(row.host, row.uri, row.expires_at, row.updated_at, row.location)
-
-
-def _upsert(table: Any, values: dict[str, Any], keys: tuple[str, ...]) -> Any:
-    stmt = sqlite_insert(table).values(values)
-    return stmt.on_conflict_do_update(
-        index_elements=[table.c[k] for k in keys],
-        set_={k: v for k, v in values.items() if k not in keys},
-    )
 
 
 def _preferences(row: Row[Any]) -> UserPreferences:
