@@ -146,7 +146,8 @@ class RoutingConfig:
 @dataclass(frozen=True, slots=True)
 class MappingConfig:
     """Username mapping for jobs from a foreign system, arriving on queue ``queue``
-    (conventionally ``from-<system>``), optionally only from ``hosts``."""
+    (conventionally ``from-<system>``), optionally only from ``hosts``. It maps the names
+    such systems claim; a user who authenticated keeps their own name."""
 
     queue: str
     users: dict[str, str] = field(default_factory=dict)  # foreign name -> our user

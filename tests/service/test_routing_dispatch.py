@@ -592,6 +592,19 @@ async def test_an_already_mapped_name_does_not_bypass_the_hosts_list(tmp_path: P
         assert await w.services.store.list_jobs(JobFilter()) == []
 
 
+async def test_an_authenticated_owner_is_never_remapped(tmp_path: Path) -> None:
+    """Invariant 4: a user who proved their name (HTTP Basic) owns the job, even on a
+    foreign system's queue whose table maps that name to someone else."""
+    config = _intake_config(tmp_path, hosts=["vm1"], unknown="reject")
+    async with _opened(tmp_path, **config) as w:
+        job = await _submit(
+            w, queue="from-vm", owner="JSMITH7", owner_authenticated=True, originating_host="lap"
+        )
+        assert (job.owner, job.owner_authenticated, job.state) == (
+            "JSMITH7", True, JobState.PENDING,
+        )  # fmt: skip
+
+
 async def test_unknown_foreign_user_is_held_for_an_operator(tmp_path: Path) -> None:
     async with _opened(tmp_path, **_intake_config(tmp_path)) as w:
         job = await _submit(w, queue="from-vm", owner="NOBODY", originating_host="vm1")
