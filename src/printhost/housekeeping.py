@@ -102,6 +102,8 @@ async def release_due_holds(services: Services) -> int:
     for job in await services.jobs.list(JobFilter(states=(JobState.PENDING_HELD,))):
         if job.hold_until is None or "job-hold-until-specified" not in job.state_reasons:
             continue
+        if job.password_hash is not None:
+            continue  # when its time comes, a PIN job still waits for its PIN
         due = release_time(job.hold_until, job.created_at)
         if due is not None and due <= now:
             with contextlib.suppress(JobNotPossible):

@@ -22,6 +22,7 @@ from printhost.dispatch.backends.file import FileBackend
 from printhost.dispatch.dispatcher import Dispatcher
 from printhost.ipp.constants import JobState
 from printhost.jobs.model import JobRecord
+from printhost.jobs.pin import PinRefused, hash_pin
 from printhost.jobs.service import JobNotPossible, JobSpec
 from printhost.server.services import Services
 from printhost.server.uris import Uris
@@ -330,3 +331,19 @@ async def test_an_internal_error_pauses_the_job_without_blaming_the_printer(
     finally:
         runner.cancel()
         await asyncio.gather(runner, return_exceptions=True)
+
+
+async def test_a_pin_job_held_until_a_time_still_waits_for_its_pin(world: World) -> None:
+    """Hold-Job with a time on a PIN job: housekeeping must neither release it without the
+    PIN nor stumble on it (it used to raise out of the housekeeping loop)."""
+    jobs = world.services.jobs
+    job = await jobs.submit(_spec(password_hash=await hash_pin("4711")), [await _document(world)])
+    job = await jobs.hold(job, "12:00")
+    assert job.state_reasons == ("job-hold-until-specified", "job-password-wait")
+    world.clock.advance(2 * 86400)
+    assert await housekeeping.release_due_holds(world.services) == 0
+    still = await world.services.store.get_job(job.id)
+    assert still is not None and still.state == JobState.PENDING_HELD
+    with pytest.raises(PinRefused):
+        await jobs.release(still)
+    assert (await jobs.release(still, pin="4711")).state == JobState.PENDING

@@ -225,7 +225,10 @@ class JobService:
     async def hold(self, job: JobRecord, until: str = "indefinite") -> JobRecord:
         if job.state not in (JobState.PENDING, JobState.PENDING_HELD):
             raise JobNotPossible(f"a {job.state.keyword} job cannot be held")
-        return await self._move(job, JobEvent.HOLD, changes={"hold_until": until})
+        reasons = _REASONS[JobEvent.HOLD]
+        if job.password_hash is not None:
+            reasons = (*reasons, PIN_WAIT_REASON)  # a time does not replace the PIN
+        return await self._move(job, JobEvent.HOLD, reasons=reasons, changes={"hold_until": until})
 
     async def release(
         self, job: JobRecord, *, pin: str | None = None, operator: bool = False
