@@ -402,13 +402,13 @@ def test_pdf_made_by_ghostscript(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("head", "reason"),
     [
-        (b"\x1bE\x1b&l1X", "PCL analysis is not implemented yet"),
-        (b") HP-PCL XL;2;0\r\n", "PCL XL analysis is not implemented yet"),
+        (b"\x1bE\x1b&l1X", "PCL job prints no pages"),
+        (b") HP-PCL XL;2;0\r\n", "PCL XL job prints no pages"),
         (b"", "empty document"),
         (b"\x00\x01\x02garbage", "unrecognised document format"),
     ],
 )
-def test_formats_of_later_slices_and_unknown_bytes(
+def test_documents_without_pages_and_unknown_bytes_are_refused(
     tmp_path: Path, head: bytes, reason: str
 ) -> None:
     path = tmp_path / "doc"

@@ -7,11 +7,6 @@ from pathlib import Path
 from printhost.analysis.model import Analysis, AnalysisError
 from printhost.formats import HEAD_BYTES, detect_format
 
-_LATER = {
-    "application/vnd.hp-pcl": "PCL",
-    "application/vnd.hp-pclxl": "PCL XL",
-}
-
 
 def analyze_file(path: Path) -> Analysis:
     """Analyse the document at ``path`` in this process (unbounded: see
@@ -21,9 +16,15 @@ def analyze_file(path: Path) -> Analysis:
         mime = detect_format(head)
         if mime is None:
             raise AnalysisError("empty document" if not head else "unrecognised document format")
-        if mime in _LATER:
-            raise AnalysisError(f"{_LATER[mime]} analysis is not implemented yet")
         stream.seek(0)
+        if mime == "application/vnd.hp-pcl":
+            from printhost.analysis.pcl import analyze_pcl
+
+            return analyze_pcl(stream)
+        if mime == "application/vnd.hp-pclxl":
+            from printhost.analysis.pclxl import analyze_pclxl
+
+            return analyze_pclxl(stream)
         if mime == "text/plain":
             from printhost.analysis.text import analyze_text
 
