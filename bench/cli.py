@@ -214,8 +214,8 @@ def lines(sizes: scenarios.Sizes) -> list[Line | TextLine]:
 def analysis_lines(s: scenarios.Sizes) -> list[Line | TextLine]:
     """Row 8: the comparison column is Ghostscript 10.0, not CUPS; every metric says so."""
     out: list[Line | TextLine] = []
-    printhost = ("printhost: its full analysis, pages + colour pages + sizes, "
-                 "in a fresh worker process")  # fmt: skip
+    printhost = ("printhost: its full analysis, pages + colour pages + sizes, in a "
+                 "sandboxed child forked from the pre-started analysis worker")  # fmt: skip
     for pages in s.analysis_pdf_pages:
         sc = f"analysis-pdf-{pages}"
         out += [

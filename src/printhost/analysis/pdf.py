@@ -12,10 +12,16 @@ the reason. The walk carries the inheritable /MediaBox, /CropBox and /Rotate dow
 each page (ISO 32000-1 §7.7.3.4); the displayed size is the crop box clipped to the
 media box, times /UserUnit, with width and height swapped for /Rotate 90 or 270.
 
-Colour: pdfium renders each page at :data:`RENDER_DPI` and a page is colour when some
-pixel's channels are more than :data:`COLOR_TOLERANCE` apart (anti-aliasing of
-coloured edges stays well above it; pdfium renders DeviceGray, equal-channel RGB and
-black-only CMYK as exact greys). pdfium must find the same number of pages as the walk.
+Colour: the truth is pdfium's rendering of the page at :data:`RENDER_DPI`: a page is
+colour when some pixel's channels are more than :data:`COLOR_TOLERANCE` apart
+(anti-aliasing of coloured edges stays well above it; pdfium renders DeviceGray,
+equal-channel RGB and black-only CMYK as exact greys). Rendering is the slow part, so
+the content of each page is read first (:mod:`.pdf_content`, with the same pikepdf
+document as the walk): a page that only ever paints neutral colours is mono, a page with
+a provably visible colour rectangle is colour, a page whose colours all fall in known
+boxes has only that crop rendered (same pixel grid, so the same pixels), and any other
+page is rendered whole. :func:`analyze_pdf_by_rendering` renders every page, as before.
+pdfium must find the same number of pages as the walk.
 
 A file that does not end with ``%%EOF`` within its last 1024 bytes (ISO 32000-1
 §7.5.5) is refused as truncated, because qpdf's recovery would otherwise quietly count
@@ -32,9 +38,10 @@ from pathlib import Path
 
 import pikepdf
 import pypdfium2  # type: ignore[import-untyped]
+from PIL import Image, ImageChops
 
-from printhost.analysis.image import is_color_image
 from printhost.analysis.model import Analysis, AnalysisError
+from printhost.analysis.pdf_content import COLOR, FULL, MONO, Region, Verdict, classify_page
 
 MAX_PAGES = 10_000
 MAX_DEPTH = 64
@@ -49,9 +56,28 @@ class _Inherited:
     mediabox: tuple[float, float, float, float] | None = None
     cropbox: tuple[float, float, float, float] | None = None
     rotate: int = 0
+    resources: object = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Page:
+    size: tuple[float, float]
+    verdict: Verdict
+    rotate: int
 
 
 def analyze_pdf(path: Path) -> Analysis:
+    _check_tail(path)
+    pages = _read_pages(path, classify=True)
+    colors = tuple(_color_pages(path, pages))
+    sizes = tuple(page.size for page in pages)
+    return Analysis(
+        format="application/pdf", pages=len(sizes), color_pages=colors, page_sizes=sizes
+    )
+
+
+def analyze_pdf_by_rendering(path: Path) -> Analysis:
+    """:func:`analyze_pdf` rendering every page whole (no content analysis)."""
     _check_tail(path)
     sizes = read_page_sizes(path)
     colors = tuple(find_color_pages(path, len(sizes)))
@@ -69,6 +95,10 @@ def _check_tail(path: Path) -> None:
 
 
 def read_page_sizes(path: Path) -> tuple[tuple[float, float], ...]:
+    return tuple(page.size for page in _read_pages(path, classify=False))
+
+
+def _read_pages(path: Path, classify: bool) -> tuple[_Page, ...]:
     try:
         with pikepdf.open(path, password="") as pdf:
             root = pdf.Root.get("/Pages")
@@ -77,13 +107,17 @@ def read_page_sizes(path: Path) -> tuple[tuple[float, float], ...]:
             declared = _count(root)
             if declared > MAX_PAGES:
                 raise AnalysisError(f"PDF declares {declared} pages, over the limit {MAX_PAGES}")
-            sizes = tuple(_walk(root, _Inherited(), set(), 0))
+            leaves = tuple(_walk(root, _Inherited(), set(), 0))
+            if declared == len(leaves) and leaves:
+                sizes = tuple(_describe(node, inherited, classify) for node, inherited in leaves)
+            else:
+                sizes = ()
     except pikepdf.PasswordError:
         raise AnalysisError("PDF is encrypted with a password") from None
     except (pikepdf.PdfError, TypeError, ValueError, KeyError, AttributeError) as exc:
         raise AnalysisError(f"damaged PDF: {exc}") from None
-    if declared != len(sizes):
-        raise AnalysisError(f"PDF page tree declares {declared} pages but holds {len(sizes)}")
+    if declared != len(leaves):
+        raise AnalysisError(f"PDF page tree declares {declared} pages but holds {len(leaves)}")
     if not sizes:
         raise AnalysisError("PDF has no pages")
     return sizes
@@ -98,7 +132,7 @@ def _count(node: pikepdf.Dictionary) -> int:
 
 def _walk(
     node: pikepdf.Dictionary, inherited: _Inherited, seen: set[tuple[int, int]], depth: int
-) -> Iterator[tuple[float, float]]:
+) -> Iterator[tuple[pikepdf.Dictionary, _Inherited]]:
     if depth > MAX_DEPTH:
         raise AnalysisError(f"PDF page tree is nested deeper than {MAX_DEPTH}")
     if node.objgen != (0, 0):
@@ -110,7 +144,7 @@ def _walk(
     inherited = _inherit(node, inherited)
     kids = node.get("/Kids")
     if kids is None:
-        yield _displayed_size(node, inherited)
+        yield node, inherited
         return
     if not isinstance(kids, pikepdf.Array):
         raise AnalysisError("PDF page tree node has invalid /Kids")
@@ -124,10 +158,12 @@ def _inherit(node: pikepdf.Dictionary, inherited: _Inherited) -> _Inherited:
     mediabox = _box(node.get("/MediaBox")) or inherited.mediabox
     cropbox = _box(node.get("/CropBox")) or inherited.cropbox
     rotate = node.get("/Rotate")
+    resources = node.get("/Resources")
     return _Inherited(
         mediabox=mediabox,
         cropbox=cropbox,
         rotate=int(rotate) if isinstance(rotate, int) else inherited.rotate,
+        resources=resources if resources is not None else inherited.resources,
     )
 
 
@@ -138,11 +174,33 @@ def _box(value: object) -> tuple[float, float, float, float] | None:
     return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
 
 
-def _displayed_size(page: pikepdf.Dictionary, inherited: _Inherited) -> tuple[float, float]:
+def _describe(page: pikepdf.Dictionary, inherited: _Inherited, classify: bool) -> _Page:
+    size = _displayed_size(page, inherited)
+    verdict: Verdict = FULL
+    box = _rendered_box(inherited)
+    width, height = box[2] - box[0], box[3] - box[1]
+    if classify and width > 0 and height > 0:
+        verdict = classify_page(page, inherited.resources, box, _scale(width, height),
+                                COLOR_TOLERANCE)  # fmt: skip
+    return _Page(size, verdict, inherited.rotate % 360)
+
+
+def _rendered_box(inherited: _Inherited) -> tuple[float, float, float, float]:
+    """The crop box within the media box: the area pdfium renders, in default user space."""
     media = inherited.mediabox or (0.0, 0.0, 612.0, 792.0)  # §7.7.3.3: required; letter
     crop = inherited.cropbox or media
     left, bottom = max(media[0], crop[0]), max(media[1], crop[1])
     right, top = min(media[2], crop[2]), min(media[3], crop[3])
+    return (left, bottom, right, top)
+
+
+def _scale(width: float, height: float) -> float:
+    """Pixels per point of the rendering of a page of this size."""
+    return min(RENDER_DPI / 72, MAX_RENDER_SIDE / max(width, height, 1.0))
+
+
+def _displayed_size(page: pikepdf.Dictionary, inherited: _Inherited) -> tuple[float, float]:
+    left, bottom, right, top = _rendered_box(inherited)
     unit = page.get("/UserUnit")
     scale = float(unit) if isinstance(unit, (int, Decimal)) and unit > 0 else 1.0
     width, height = max(0.0, right - left) * scale, max(0.0, top - bottom) * scale
@@ -151,16 +209,41 @@ def _displayed_size(page: pikepdf.Dictionary, inherited: _Inherited) -> tuple[fl
     return (round(width, 2), round(height, 2))
 
 
-def find_color_pages(path: Path, pages: int) -> Iterator[int]:
+def _open_rendering(path: Path, pages: int) -> pypdfium2.PdfDocument:
     try:
         document = pypdfium2.PdfDocument(str(path))
     except pypdfium2.PdfiumError as exc:
         raise AnalysisError(f"PDF cannot be rendered: {exc}") from None
+    if len(document) != pages:
+        count = len(document)
+        document.close()
+        raise AnalysisError(f"PDF readers disagree on the page count ({pages} vs {count})")
+    return document
+
+
+def _color_pages(path: Path, pages: tuple[_Page, ...]) -> Iterator[int]:
+    """Colour pages from the verdicts, rendering only what they leave open."""
+    document = _open_rendering(path, len(pages))
     try:
-        if len(document) != pages:
-            raise AnalysisError(
-                f"PDF readers disagree on the page count ({pages} vs {len(document)})"
-            )
+        for index, page in enumerate(pages):
+            verdict = page.verdict
+            if verdict is MONO:
+                continue
+            if verdict is COLOR:
+                yield index + 1
+            elif isinstance(verdict, Region) and page.rotate == 0:
+                if _is_color_region(document[index], verdict):
+                    yield index + 1
+            elif _is_color_page(document[index]):
+                yield index + 1
+    finally:
+        document.close()
+
+
+def find_color_pages(path: Path, pages: int) -> Iterator[int]:
+    """Colour pages by rendering every page whole."""
+    document = _open_rendering(path, pages)
+    try:
         for index in range(pages):
             if _is_color_page(document[index]):
                 yield index + 1
@@ -170,12 +253,59 @@ def find_color_pages(path: Path, pages: int) -> Iterator[int]:
 
 def _is_color_page(page: pypdfium2.PdfPage) -> bool:
     width, height = page.get_size()
-    scale = min(RENDER_DPI / 72, MAX_RENDER_SIDE / max(width, height, 1.0))
+    return _render_is_color(page, _scale(width, height), (0.0, 0.0, 0.0, 0.0))
+
+
+def _is_color_region(page: pypdfium2.PdfPage, region: Region) -> bool:
+    """Render only ``region`` (default user space) of an unrotated page: the crop is cut
+    in whole pixels from the page's own pixel grid, so its pixels are the full
+    rendering's."""
+    width, height = page.get_size()
+    scale = _scale(width, height)
+    left, bottom, right, top = page.get_bbox()
+    # pypdfium2 rounds each crop up to whole pixels: cut a pixel less to keep the region
+    crop = (
+        max(0.0, region.x0 - left - 1 / scale),
+        max(0.0, region.y0 - bottom - 1 / scale),
+        max(0.0, right - region.x1 - 1 / scale),
+        max(0.0, top - region.y1 - 1 / scale),
+    )
+    return _render_is_color(page, scale, crop)
+
+
+def _render_is_color(
+    page: pypdfium2.PdfPage, scale: float, crop: tuple[float, float, float, float]
+) -> bool:
     try:
-        bitmap = page.render(scale=scale, fill_color=(255, 255, 255, 255), draw_annots=True)
+        bitmap = page.render(
+            scale=scale,
+            crop=crop,
+            fill_color=(255, 255, 255, 255),
+            draw_annots=True,
+            rev_byteorder=True,
+        )
         image = bitmap.to_pil()
     except pypdfium2.PdfiumError as exc:
         raise AnalysisError(f"PDF page cannot be rendered: {exc}") from None
+    except ValueError:  # the crop rounds to nothing: no pixel there
+        return False
     finally:
         page.close()
-    return is_color_image(image, COLOR_TOLERANCE)
+    return has_color_pixel(image, COLOR_TOLERANCE)
+
+
+def has_color_pixel(image: Image.Image, tolerance: int) -> bool:
+    """True when some pixel's channels are more than ``tolerance`` apart: the test of
+    :func:`printhost.analysis.image.is_color_image` for an opaque image, in five
+    whole-image operations (the largest minus the smallest channel, everywhere)."""
+    if image.mode != "RGB":
+        image = image.convert("RGBA")
+        flat = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        flat.alpha_composite(image)
+        image = flat.convert("RGB")
+    red, green, blue = image.split()
+    high = ImageChops.lighter(ImageChops.lighter(red, green), blue)
+    low = ImageChops.darker(ImageChops.darker(red, green), blue)
+    spread = ImageChops.subtract(high, low)
+    extrema = spread.getextrema()
+    return int(extrema[1]) > tolerance  # type: ignore[arg-type]

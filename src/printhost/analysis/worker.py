@@ -5,6 +5,10 @@ It limits itself first (address space, CPU time, no files written, no core dumps
 analyses FILE and writes one JSON object to standard output: ``{"analysis": {...}}``
 with exit status 0, or ``{"error": "reason"}`` with exit status 3. Being killed (CPU
 limit, a crash in a parser library) is reported by the parent, :mod:`.sandbox`.
+
+:mod:`.sandbox` normally runs the same code in a child forked from a pre-started worker
+(:mod:`.forkserver`), which limits itself with :func:`limit_self` and answers with
+:func:`analyze_and_reply` just as this entry point does.
 """
 
 from __future__ import annotations
@@ -28,10 +32,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("file", type=Path)
     args = parser.parse_args(argv)
     limit_self(args.max_memory, args.max_cpu)
+    return analyze_and_reply(args.file)
+
+
+def analyze_and_reply(path: Path) -> int:
+    """Analyse ``path`` and write the one JSON reply; returns the exit status. The caller
+    has limited this process already (here: :func:`main`; or a child of the pre-started
+    worker, :mod:`.forkserver`)."""
     try:
         from printhost.analysis.sniff import analyze_file
 
-        analysis = analyze_file(args.file)
+        analysis = analyze_file(path)
     except AnalysisError as exc:
         return _reply({"error": exc.reason}, REJECTED)
     except MemoryError:
