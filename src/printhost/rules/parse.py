@@ -63,7 +63,7 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from printhost.config import NAME_RE, ConfigError
+from printhost.config_base import NAME_RE, ConfigError
 from printhost.rules.model import (
     MAX_MINUTES,
     WATERMARK_FIELDS,
