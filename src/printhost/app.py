@@ -23,12 +23,16 @@ from urllib.parse import unquote, urlsplit
 import uvicorn
 
 from printhost import housekeeping
+from printhost.accounting.charges import Charges
 from printhost.auth import hash_password, verify_password
 from printhost.clock import Clock, SystemClock
 from printhost.config import Config, parse_listen
 from printhost.dispatch.dispatcher import Dispatcher
-from printhost.jobs.model import JobId
+from printhost.jobs.model import JobId, JobRecord
 from printhost.jobs.service import JobService
+from printhost.judge.analyser import Analyser
+from printhost.judge.judge import Judge
+from printhost.judge.stage import JudgeStage
 from printhost.routing.first_use import FirstUse
 from printhost.routing.intake import IntakeRules
 from printhost.server import ipp_service
@@ -102,6 +106,9 @@ async def _services(config: Config, clock: Clock) -> AsyncIterator[tuple[Service
         services, dispatcher = wire(config, store, spool, clock)
         # The configuration may have changed since jobs were held for want of a route.
         await services.jobs.release_route_holds()
+        if services.charges is not None:
+            await services.charges.sync_shared_accounts(config.members_by_group())
+            await services.charges.resolve_open()  # a crash may have left some open
         yield services, dispatcher
     finally:
         await store.close()
@@ -125,6 +132,7 @@ def wire(
             dispatcher.stop_delivery(job_id)
 
     first_use = FirstUse(store, clock)
+    charges = Charges(config.accounting, store, clock) if config.accounting.enabled else None
     jobs = JobService(
         store,
         clock,
@@ -132,8 +140,11 @@ def wire(
         stop_delivery=stop_delivery,
         events_appended=bell.ring,
         place=IntakeRules(config, store, first_use).place,
+        job_ended=charges.settle if charges is not None else _nothing,
     )
     holder.append(Dispatcher(config, store, jobs, spool, clock, node=node))
+    if charges is not None:
+        _judge_jobs(config, store, spool, clock, jobs, charges, holder[0])
     started = clock.now()
     queues = QueueRegistry(config, store, clock, started, ipp_service.OPERATIONS_SUPPORTED)
     services = Services(
@@ -147,8 +158,36 @@ def wire(
         event_bell=bell,
         wake_dispatcher=wake,
         first_use=first_use,
+        charges=charges,
     )
     return services, holder[0]
+
+
+def _judge_jobs(
+    config: Config,
+    store: Store,
+    spool: Spool,
+    clock: Clock,
+    jobs: JobService,
+    charges: Charges,
+    dispatcher: Dispatcher,
+) -> None:
+    """Accounting on: every job is analysed and judged before it is routed."""
+    analyser = Analyser(store, spool, analysed=dispatcher.wake)
+    judge = Judge(config.accounting, config.rules, config.groups_by_user(), store, charges, clock)
+    stage = JudgeStage(
+        judge,
+        charges,
+        jobs,
+        store,
+        deny_unpaid=config.accounting.insufficient == "deny",
+        wake_analyser=analyser.wake,
+    )
+    dispatcher.set_judging(stage, analyser)
+
+
+async def _nothing(job: JobRecord) -> None:
+    return None
 
 
 async def _sync_users(store: Store, config: Config) -> None:

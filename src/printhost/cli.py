@@ -19,6 +19,7 @@ from pathlib import Path
 
 import httpx
 
+from printhost.cli_accounts import register as register_accounts
 from printhost.cli_analysis import register as register_analysis
 from printhost.cli_capture import register as register_capture
 from printhost.cli_routing import register as register_routing
@@ -87,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     add.set_defaults(run=_user_add)
     register_capture(commands)
     register_routing(commands)
+    register_accounts(commands)
     register_analysis(commands)
     return parser
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,14 +20,14 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from printhost import banner
+from printhost.accounting.settings import AccountingConfig, parse_accounting
+from printhost.config_base import NAME_RE, ConfigError
+from printhost.rules.model import Rule
+from printhost.rules.parse import parse_rules
 
 BACKEND_SCHEMES = ("ipp", "ipps", "socket", "lpd", "file")
 ROLES = ("user", "operator", "admin")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,126}$")
-
-
-class ConfigError(Exception):
-    """The configuration is invalid; the message names the key and the problem."""
+__all__ = ["NAME_RE", "ConfigError"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +190,14 @@ class UserConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupConfig:
+    """A group of users, for rules, shared accounts and allocations."""
+
+    name: str
+    members: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerConfig = field(default_factory=ServerConfig)
     storage: StorageConfig = field(default_factory=StorageConfig)
@@ -205,6 +212,21 @@ class Config:
     routing: RoutingConfig = field(default_factory=RoutingConfig)
     mappings: tuple[MappingConfig, ...] = ()
     lpd: LpdConfig = field(default_factory=LpdConfig)
+    groups: tuple[GroupConfig, ...] = ()
+    #: Print policy, tried in order (rules/parse.py); applied when accounting is enabled.
+    rules: tuple[Rule, ...] = ()
+    accounting: AccountingConfig = field(default_factory=AccountingConfig)
+
+    def groups_by_user(self) -> dict[str, tuple[str, ...]]:
+        """Each user named in a group, with the groups they are in."""
+        found: dict[str, list[str]] = {}
+        for group in self.groups:
+            for user in group.members:
+                found.setdefault(user, []).append(group.name)
+        return {user: tuple(groups) for user, groups in found.items()}
+
+    def members_by_group(self) -> dict[str, tuple[str, ...]]:
+        return {group.name: group.members for group in self.groups}
 
     def printer(self, name: str) -> PrinterConfig | None:
         return next((p for p in self.printers if p.name == name), None)
@@ -241,7 +263,8 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
         data,
         {
             "server", "storage", "jobs", "delivery", "printers", "queues", "users",
-            "default_queue", "pools", "routing", "mappings", "lpd",
+            "default_queue", "pools", "routing", "mappings", "lpd", "groups", "rules",
+            "accounting", "costs", "accounts", "allocations",
         },
     )  # fmt: skip
     config = Config(
@@ -257,6 +280,11 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
         routing=_section(RoutingConfig, "routing", data.get("routing", {}), base),
         mappings=tuple(_items(MappingConfig, "mappings", data.get("mappings", []), base)),
         lpd=_section(LpdConfig, "lpd", data.get("lpd", {}), base),
+        groups=tuple(_items(GroupConfig, "groups", data.get("groups", []), base)),
+        rules=parse_rules(data.get("rules", [])),
+        accounting=parse_accounting(
+            data.get("accounting"), data.get("costs"), data.get("accounts"), data.get("allocations")
+        ),
     )
     return _validated(_with_defaults(config, base))
 
@@ -316,6 +344,9 @@ def _validated(config: Config) -> Config:
             )
     _validate_routing(config)
     _validate_lpd(config.lpd)
+    _unique("groups", [g.name for g in config.groups])
+    for g in config.groups:
+        _check_name(f"groups.{g.name}", g.name)
     for u in config.users:
         if u.role not in ROLES:
             raise ConfigError(f"users.{u.name}.role: must be one of {', '.join(ROLES)}")

@@ -8,6 +8,10 @@
 - Expired subscriptions are removed (RFC 3995 §5.4).
 - Jobs held until a time (job-hold-until evening, 23:00, weekend...) are released when
   it comes (jobs/hold.py).
+- Accounting on: held jobs older than ``[accounting] held_job_expiry_hours`` are canceled
+  (their reservation released, their documents deleted with the history); open
+  reservations of jobs that ended are settled (a crash between a job's end and its
+  settling leaves one); periodic allocations are credited when their period begins.
 - Spool files no document refers to are deleted: a crash between the spool's fsync and
   the job's commit leaves one (the job was never acknowledged, so nothing is lost). Only
   files untouched for ``ORPHAN_AGE_SECONDS`` count, so an upload in flight is never taken.
@@ -21,6 +25,10 @@ import asyncio
 import contextlib
 import logging
 
+from printhost.accounting import allocations
+from printhost.accounting.ledger import AccountKind, NewTransaction, Transaction
+from printhost.accounting.money import Money
+from printhost.accounting.settings import Allocation
 from printhost.ipp.constants import JobState
 from printhost.jobs.hold import release_time
 from printhost.jobs.service import ACTIVE_STATES, JobNotPossible
@@ -33,6 +41,8 @@ INTERVAL_SECONDS = 10.0
 ORPHAN_AGE_SECONDS = 600.0
 #: The spool sweep walks the spool directory: at start and then every this many rounds.
 SWEEP_EVERY_ROUNDS = 360
+#: Settling open reservations and crediting allocations: at start, then every minute.
+ACCOUNTING_EVERY_ROUNDS = 6
 
 
 async def run(services: Services, interval: float = INTERVAL_SECONDS) -> None:
@@ -44,6 +54,10 @@ async def run(services: Services, interval: float = INTERVAL_SECONDS) -> None:
             await close_abandoned_jobs(services)
             await release_due_holds(services)
             await expire_subscriptions(services)
+            await expire_held_jobs(services)
+            if rounds % ACCOUNTING_EVERY_ROUNDS == 0 and services.charges is not None:
+                await services.charges.resolve_open()
+                await apply_allocations(services)
             if rounds % SWEEP_EVERY_ROUNDS == 0:
                 await sweep_spool(services)
         except Exception:
@@ -110,3 +124,56 @@ async def release_due_holds(services: Services) -> int:
                 await services.jobs.release(job)
                 released += 1
     return released
+
+
+async def expire_held_jobs(services: Services) -> int:
+    """Cancel jobs held longer than the configured time (from their submission): a job
+    nobody released is deleted with the history, and its reservation released."""
+    settings = services.config.accounting
+    if not settings.enabled or settings.held_job_expiry_seconds <= 0:
+        return 0
+    before = services.clock.now() - settings.held_job_expiry_seconds
+    expired = 0
+    for job in await services.jobs.list(JobFilter(states=(JobState.PENDING_HELD,))):
+        if job.created_at > before:
+            continue
+        hours = settings.held_job_expiry_seconds / 3600
+        with contextlib.suppress(JobNotPossible):
+            await services.jobs.cancel(
+                job,
+                reason="job-canceled-by-operator",
+                message=f"held for more than {hours:g} h without being released",
+            )
+            expired += 1
+    return expired
+
+
+async def apply_allocations(services: Services) -> int:
+    """Credit each periodic allocation once per period to every account it names (personal
+    accounts of users who have one, and shared accounts). Returns how many were posted."""
+    allocations_config = services.config.accounting.allocations
+    if not allocations_config:
+        return 0
+    groups = services.config.groups_by_user()
+    personal = {
+        a.name: groups.get(a.name, ())
+        for a in await services.store.list_accounts()
+        if a.kind is AccountKind.PERSONAL
+    }
+    posted = 0
+    now = services.clock.now()
+    for allocation in allocations_config:
+        for account in allocations.accounts_to_allocate(allocation, personal):
+
+            def plan(
+                available: Money,
+                done: list[Transaction],
+                account: str = account,
+                allocation: Allocation = allocation,
+            ) -> NewTransaction | None:
+                last = allocations.last_applied_key(done, allocation.name, account)
+                made = allocations.plan_allocation(allocation, account, available, last, now)
+                return None if made is None else made.transaction
+
+            posted += await services.store.allocate(account, plan) is not None
+    return posted

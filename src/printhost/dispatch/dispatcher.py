@@ -31,6 +31,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import shutil
 import socket
 import uuid
 from urllib.parse import urlsplit
@@ -48,10 +49,15 @@ from printhost.dispatch.backends.base import (
     RemoteState,
 )
 from printhost.dispatch.health import PrinterHealth
+from printhost.dispatch.modifications import WatermarkFailed, modified_documents, needs_changes
 from printhost.ipp.constants import JobState
 from printhost.jobs.lifecycle import JobEvent
 from printhost.jobs.model import JobId, JobRecord
 from printhost.jobs.service import JobService
+from printhost.judge.analyser import Analyser
+from printhost.judge.modification import forced_needs, judged, note, with_forced_attributes
+from printhost.judge.records import Decision
+from printhost.judge.stage import SETTLED, WAIT, JudgeStage
 from printhost.routing import names
 from printhost.routing.facts import RoutingPass
 from printhost.routing.recent import RecentDeliveries
@@ -62,6 +68,7 @@ from printhost.routing.router import (
     Wait,
     choose,
     follows_owner,
+    narrowed,
     needs_of,
     route_key,
     target,
@@ -127,6 +134,8 @@ class Dispatcher:
         #: Per destination, the member chosen last (round-robin pools).
         self._last_chosen: dict[str, str] = {}
         self._recent = RecentDeliveries()
+        self._judging: JudgeStage | None = None
+        self._analyser: Analyser | None = None
         self._health = PrinterHealth(
             config,
             store,
@@ -150,13 +159,16 @@ class Dispatcher:
         """Runs until cancelled; on cancellation in-flight deliveries are cancelled and
         their leases released, so another node (or the next start) resumes them."""
         async with asyncio.TaskGroup() as group:
-            prober = group.create_task(self._health.run())
+            helpers = [group.create_task(self._health.run())]
+            if self._analyser is not None:
+                helpers.append(group.create_task(self._analyser.run()))
             try:
                 while True:
                     await self._claim_all(group)
                     await self._sleep()
             finally:
-                prober.cancel()
+                for helper in helpers:
+                    helper.cancel()
                 for task in list(self._tasks.values()):
                     task.cancel()
 
@@ -211,9 +223,20 @@ class Dispatcher:
         if isinstance(destination, Unroutable):
             await self._jobs.hold_for_route(job, destination.message)
             return True
+        needs = needs_of(decode_template(job.template))
+        judged: Decision | None = None
+        if self._judging is not None:
+            admitted = await self._judging.admit(job, destination.name)
+            if admitted is WAIT:
+                return False
+            if admitted is SETTLED:
+                return True
+            assert isinstance(admitted, Decision)
+            judged = admitted
+            needs = forced_needs(needs, judged)
         decision = choose(
-            destination,
-            needs_of(decode_template(job.template)),
+            narrowed(destination, job.release_printer),
+            needs,
             busy=self._busy_printers,
             down=down,
             recent=self._recent.counts(now),
@@ -232,6 +255,12 @@ class Dispatcher:
             self._recent.add(decision.target.name, now)
             self._start(group, claimed, decision.target)
         return True
+
+    def set_judging(self, judging: JudgeStage, analyser: Analyser) -> None:
+        """Judge every job before it is routed (accounting enabled: judge/stage.py); the
+        analyser runs under this dispatcher."""
+        self._judging = judging
+        self._analyser = analyser
 
     def _start(self, group: asyncio.TaskGroup, job: JobRecord, target: Target) -> None:
         self._busy_printers.add(target.name)
@@ -313,7 +342,9 @@ class Dispatcher:
         }
         if job.printer != target.name:
             changes["remote_job_id"] = None  # an id at another printer means nothing here
-        started = await self._jobs.move(job, JobEvent.START, changes=changes)
+        started = await self._jobs.move(
+            job, JobEvent.START, message=note(judged(job)), changes=changes
+        )
         if started is None:
             return  # canceled or changed meanwhile
         backend = self._backend(uri)
@@ -323,6 +354,18 @@ class Dispatcher:
             if recovered is None:
                 return
             request = recovered
+        workdir = None
+        decision = judged(started)
+        if request.remote_job_id is None and needs_changes(decision, request.documents):
+            assert decision is not None
+            try:
+                workdir, changed = await modified_documents(
+                    started, decision, request.documents, self._clock.now()
+                )
+            except WatermarkFailed as exc:
+                await self._record(started, DeliveryResult(Outcome.FAILED, "", str(exc)))
+                return
+            request = dataclasses.replace(request, documents=changed)
         banner_path = None
         if request.remote_job_id is None and await banners.wants_banner(
             self._config, self._store, started
@@ -336,6 +379,8 @@ class Dispatcher:
         finally:
             if banner_path is not None:
                 await self._spool.delete(banner_path)
+            if workdir is not None:
+                await asyncio.to_thread(shutil.rmtree, workdir, True)
         if result.outcome is Outcome.RETRY:
             await self._health.mark_down(target, result.message or result.reason)
         await self._record(started, result)
@@ -358,6 +403,10 @@ class Dispatcher:
         if fresh is None or fresh.state != JobState.PROCESSING:
             return  # canceled while we delivered
         decision = policy.decide(result, fresh.delivery_attempts, self._delivery)
+        charged = note(judged(fresh))
+        if decision.event is JobEvent.COMPLETE and charged:
+            said = "; ".join(m for m in (charged, decision.message) if m)
+            decision = dataclasses.replace(decision, message=said)
         await self._apply(fresh, decision)
 
     async def _apply(self, job: JobRecord, decision: policy.Decision) -> None:
@@ -413,6 +462,10 @@ class Dispatcher:
             for d in job.documents
             if d.path
         )
+        attributes = tuple(decode_template(job.template))
+        decision = judged(job)
+        if decision is not None:
+            attributes = with_forced_attributes(attributes, decision)
         return DeliveryRequest(
             printer_uri=uri,
             job_id=job.id,
@@ -420,7 +473,7 @@ class Dispatcher:
             job_name=job.name,
             user_name=job.owner,
             documents=documents,
-            attributes=tuple(decode_template(job.template)),
+            attributes=attributes,
             originating_host=job.originating_host,
             remote_job_id=job.remote_job_id,
         )

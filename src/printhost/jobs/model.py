@@ -60,6 +60,15 @@ class JobRecord:
     #: PIN printing (PWG 5100.11 job-password): a salted hash of what the client sent;
     #: the job waits until its owner gives the same PIN (jobs/pin.py). None = no PIN.
     password_hash: str | None = None
+    #: Document analysis as JSON (judge/records.py): per document, or the reason it failed.
+    #: None until analysed.
+    analysis: str | None = None
+    #: The judge's decision as JSON (judge/records.py); None until judged.
+    judgement: str | None = None
+    #: The account chosen for the job at release (else its job-account-id, else personal).
+    account: str | None = None
+    #: The printer its owner chose when releasing it ("release at any printer of pool X").
+    release_printer: str | None = None
 
     @property
     def k_octets(self) -> int:

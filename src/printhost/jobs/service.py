@@ -10,6 +10,7 @@ is possible.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import uuid as uuidlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from printhost.jobs.lifecycle import InvalidTransition, JobEvent, is_allowed, ne
 from printhost.jobs.model import JobId, JobRecord
 from printhost.jobs.pin import PIN_WAIT_REASON, check_pin
 from printhost.store.base import JobFilter, NewDocument, NewEvent, NewJob, Store
+
+log = logging.getLogger(__name__)
 
 ACTIVE_STATES = (
     JobState.PENDING,
@@ -92,6 +95,10 @@ async def _as_is(spec: JobSpec) -> Placement:
     return Placement(spec)
 
 
+async def _nothing(job: JobRecord) -> None:
+    return None
+
+
 def new_job_uuid() -> str:
     return f"urn:uuid:{uuidlib.uuid4()}"
 
@@ -106,8 +113,10 @@ class JobService:
         stop_delivery: Callable[[JobId], None] = lambda job_id: None,
         events_appended: Callable[[], None] = lambda: None,
         place: Callable[[JobSpec], Awaitable[Placement]] = _as_is,
+        job_ended: Callable[[JobRecord], Awaitable[None]] = _nothing,
     ) -> None:
         self._place = place
+        self._job_ended = job_ended
         self._store = store
         self._clock = clock
         self._wake_dispatcher = wake_dispatcher
@@ -249,30 +258,65 @@ class JobService:
         self._wake_dispatcher()
         return updated
 
-    # --- routing holds ------------------------------------------------------------------
+    # --- holds made by the system (routing, the judge) ------------------------------------
     async def hold_for_route(self, job: JobRecord, message: str) -> JobRecord | None:
         """No printer can take the job now (its user is logged in nowhere, no pool member
         can print colour...): hold it, saying why, until ``release_route_holds``."""
+        return await self.hold_because(job, ROUTE_HOLD_REASON, message)
+
+    async def hold_because(
+        self,
+        job: JobRecord,
+        reason: str,
+        message: str,
+        changes: Mapping[str, Any] | None = None,
+    ) -> JobRecord | None:
+        """Hold the job with ``reason`` (a job-state-reasons keyword) and a message saying
+        why; ``release_holds`` with that reason gives it another try."""
         return await self.move(
             job,
             JobEvent.HOLD,
-            reasons=(ROUTE_HOLD_REASON,),
+            reasons=(reason,),
             message=message,
-            changes={"hold_until": "indefinite"},
+            changes={"hold_until": "indefinite", **(changes or {})},
+        )
+
+    async def deny(self, job: JobRecord, message: str) -> JobRecord | None:
+        """The judge refused the job: it ends aborted, with the reason for its owner."""
+        return await self.move(
+            job,
+            JobEvent.ABORT,
+            reasons=("aborted-by-system",),
+            message=message,
+            changes={"open_for_documents": False},
         )
 
     async def release_route_holds(self, owner: str | None = None) -> int:
         """Something that routing depends on changed (presence, preferences, a printer
         came back): give the jobs held for want of a route another try. The dispatcher
         holds them again if nothing changed for them. Returns how many were released."""
+        return await self.release_holds(frozenset({ROUTE_HOLD_REASON}), owner=owner)
+
+    async def release_holds(
+        self,
+        reasons: frozenset[str],
+        *,
+        owner: str | None = None,
+        where: Callable[[JobRecord], bool] = lambda job: True,
+    ) -> int:
+        """Release the held jobs (of ``owner``, and ``where`` says so) whose hold has one of
+        ``reasons``; returns how many."""
         held = await self._store.list_jobs(JobFilter(states=(JobState.PENDING_HELD,), owner=owner))
         released = 0
         for job in held:
-            if ROUTE_HOLD_REASON in job.state_reasons:
-                moved = await self.move(
-                    job, JobEvent.RELEASE, reasons=("none",), changes={"hold_until": None}
-                )
-                released += moved is not None
+            if not reasons.intersection(job.state_reasons):
+                continue
+            if not where(job):
+                continue
+            moved = await self.move(
+                job, JobEvent.RELEASE, reasons=("none",), changes={"hold_until": None}
+            )
+            released += moved is not None
         if released:
             self._wake_dispatcher()
         return released
@@ -381,7 +425,17 @@ class JobService:
         if record is None:
             raise JobNotPossible(f"job {job.id} changed state meanwhile; try again")
         self._events_appended()
+        if new_state.is_terminal:
+            await self._settle(record)
         return record
+
+    async def _settle(self, job: JobRecord) -> None:
+        """Charges follow the job's end (commit or release). A failure here must not undo
+        the move: the open reservation is found and settled by the next sweep."""
+        try:
+            await self._job_ended(job)
+        except Exception:
+            log.exception("job %s: settling its charge failed; the next sweep retries", job.id)
 
 
 def can(job: JobRecord, event: JobEvent) -> bool:

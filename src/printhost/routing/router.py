@@ -233,6 +233,16 @@ class Hold:
     message: str
 
 
+def narrowed(destination: Destination, printer: str | None) -> Destination:
+    """Only ``printer`` of the destination: the one its owner chose when releasing the job
+    ("release at any printer of pool X"). A printer that is no longer a member (the
+    configuration changed meanwhile) narrows nothing."""
+    chosen = [t for t in (*destination.members, *destination.standby) if t.name == printer]
+    if not chosen:
+        return destination
+    return Destination(destination.name, (chosen[0],), (), destination.policy)
+
+
 def choose(
     destination: Destination,
     needs: Needs,

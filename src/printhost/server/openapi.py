@@ -38,6 +38,23 @@ _BODY_ERRORS = {
 }
 _REPORTERS: list[dict[str, list[str]]] = [{"agentToken": []}, {"basicAuth": []}]
 _USER: list[dict[str, list[str]]] = [{"basicAuth": []}]
+_MONEY = {"type": "string", "pattern": "^[+-]?[0-9]+(\\.[0-9]{1,2})?$", "examples": ["5.00"]}
+_ACCOUNTING_OFF = {
+    "404": _error("accounting is not enabled ([accounting] enabled), or no such account or job")
+}
+_USER_QUERY = [
+    {
+        "name": "user",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "operators and admins: this user's; users: only their own",
+    }
+]
+_NAME_PATH = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
+_JOB_PATH = [
+    {"name": "job_id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+]
 _PRESENCE_QUERY = [
     {"name": "user", "in": "query", "required": True, "schema": {"type": "string"}},
     {"name": "host", "in": "query", "required": True, "schema": {"type": "string"}},
@@ -150,6 +167,173 @@ _SCHEMAS: dict[str, Any] = {
             "standby": {"type": "array", "items": {"type": "string"}},
         },
     },
+    "Account": {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "kind": {"enum": ["personal", "shared"]},
+            "owner": {"type": "string", "description": '"" when a shared account has none'},
+            "members": {"type": "array", "items": {"type": "string"}},
+            "available": _MONEY,
+            "reserved": {**_MONEY, "description": "held for jobs not yet printed"},
+            "overdraft": {**_MONEY, "description": "how far below zero available may go"},
+            "currency": {"type": "string", "description": 'display only; "" = none set'},
+        },
+    },
+    "Transaction": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "time": {"type": "number", "description": "seconds since the epoch"},
+            "kind": {
+                "enum": ["reserve", "commit", "release", "refund", "credit", "debit", "allocation"]
+            },
+            "job_id": {"type": ["integer", "null"]},
+            "reason": {"type": "string"},
+            "amount": {**_MONEY, "description": "what it moved on this account (signed)"},
+        },
+    },
+    "AccountDetail": {
+        "allOf": [
+            _ref("Account"),
+            {
+                "type": "object",
+                "properties": {
+                    "transactions": {
+                        "type": "array",
+                        "items": _ref("Transaction"),
+                        "description": "the last 50, oldest first",
+                    }
+                },
+            },
+        ]
+    },
+    "Balance": {
+        "type": "object",
+        "properties": {
+            "user": {"type": "string"},
+            "currency": {"type": "string"},
+            "accounts": {
+                "type": "array",
+                "items": _ref("Account"),
+                "description": "the personal account and the shared accounts the user may charge",
+            },
+        },
+    },
+    "TransactionRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["amount", "reason"],
+        "properties": {
+            "amount": {
+                **_MONEY,
+                "description": 'not zero: "5.00" credits, "-2.00" debits (at most two decimals)',
+            },
+            "reason": {**_text(200, "why, for the account's history"), "minLength": 1},
+        },
+    },
+    "TransactionResult": {
+        "allOf": [
+            _ref("Account"),
+            {
+                "type": "object",
+                "properties": {
+                    "transaction": _ref("Transaction"),
+                    "released_jobs": {
+                        "type": "integer",
+                        "description": "jobs held for want of money (account-limit-reached) "
+                        "given another try; 0 for a debit",
+                    },
+                },
+            },
+        ]
+    },
+    "Decision": {
+        "type": "object",
+        "description": "what the judge decided (its rules, the price and the account)",
+        "properties": {
+            "verdict": {"enum": ["allow", "hold"]},
+            "message": {"type": "string"},
+            "rules": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": "the rules that fired, in order",
+            },
+            "destination": {"type": "string", "description": "the printer or pool priced"},
+            "account": {"type": ["string", "null"], "description": "null when free"},
+            "cost": _MONEY,
+            "impressions": {"type": "integer"},
+            "color_impressions": {"type": "integer"},
+            "sheets": {"type": "integer"},
+            "grayscale": {"type": "boolean"},
+            "duplex": {"type": "boolean"},
+            "watermarks": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+    "Job": {
+        "type": "object",
+        "properties": {
+            "id": {"type": "integer"},
+            "name": {"type": "string"},
+            "owner": {"type": "string"},
+            "queue": {"type": "string"},
+            "state": {
+                "enum": [
+                    "pending",
+                    "pending-held",
+                    "processing",
+                    "processing-stopped",
+                    "canceled",
+                    "aborted",
+                    "completed",
+                ]
+            },
+            "state_reasons": {"type": "array", "items": {"type": "string"}},
+            "state_message": {"type": "string"},
+            "printer": {"type": ["string", "null"], "description": "the printer chosen"},
+            "release_printer": {
+                "type": ["string", "null"],
+                "description": "the printer its owner chose at release",
+            },
+            "created_at": {"type": "number"},
+            "completed_at": {"type": ["number", "null"]},
+            "impressions_completed": {"type": "integer"},
+            "analysis": {
+                "oneOf": [
+                    {"type": "null", "description": "not analysed yet"},
+                    {
+                        "type": "object",
+                        "properties": {
+                            "pages": {"type": "integer"},
+                            "color_pages": {"type": "integer"},
+                        },
+                    },
+                    {
+                        "type": "object",
+                        "properties": {"error": {"type": "string"}},
+                        "description": "the documents could not be analysed",
+                    },
+                ]
+            },
+            "decision": {
+                "oneOf": [{"type": "null", "description": "not judged yet"}, _ref("Decision")]
+            },
+        },
+    },
+    "ReleaseRequest": {
+        "type": "object",
+        "additionalProperties": False,
+        "description": "Every field is optional; {} releases the job as it is.",
+        "properties": {
+            "printer": _text(255, "print at this printer of the job's destination pool"),
+            "pin": _text(16, "the job's PIN, when it was sent with one (operators need none)"),
+            "account": _text(
+                255,
+                "charge this account instead (the owner's own or a shared one they may "
+                "charge); the job is judged again",
+            ),
+        },
+    },
 }
 
 _PATHS: dict[str, Any] = {
@@ -219,6 +403,133 @@ _PATHS: dict[str, Any] = {
             },
         },
     },
+    "/accounts": {
+        "get": {
+            "summary": "Accounts with their balances",
+            "description": "Operators and admins see every account (or a user's, with "
+            "?user=); a user sees their personal account and the shared accounts they may "
+            "charge.",
+            "security": _USER,
+            "parameters": _USER_QUERY,
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Account")}, "accounts"),
+                **_COMMON_ERRORS,
+                **_ACCOUNTING_OFF,
+            },
+        },
+    },
+    "/accounts/{name}": {
+        "parameters": _NAME_PATH,
+        "get": {
+            "summary": "An account, its balance and its latest transactions",
+            "description": "Operators and admins, and the account's owner and members.",
+            "security": _USER,
+            "responses": {
+                "200": _json(_ref("AccountDetail"), "the account"),
+                **_COMMON_ERRORS,
+                **_ACCOUNTING_OFF,
+            },
+        },
+    },
+    "/accounts/{name}/transactions": {
+        "parameters": _NAME_PATH,
+        "post": {
+            "summary": "Credit or debit an account by hand (admins)",
+            "description": "A positive amount credits, a negative one debits (a debit may "
+            "take the account below its overdraft). A credit releases the account's jobs held "
+            "with reason account-limit-reached, so they are judged and reserved again. A user "
+            "who never printed gets their personal account opened first.",
+            "security": _USER,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("TransactionRequest")}},
+            },
+            "responses": {
+                "200": _json(_ref("TransactionResult"), "the account after the transaction"),
+                **_COMMON_ERRORS,
+                **_ACCOUNTING_OFF,
+                **_BODY_ERRORS,
+            },
+        },
+    },
+    "/users/{name}/balance": {
+        "parameters": _NAME_PATH,
+        "get": {
+            "summary": "A user's balance (the user themself, operators and admins)",
+            "description": "Opens the user's personal account (with the initial balance) "
+            "when they have none yet.",
+            "security": _USER,
+            "responses": {
+                "200": _json(_ref("Balance"), "the user's accounts"),
+                **_COMMON_ERRORS,
+                **_ACCOUNTING_OFF,
+            },
+        },
+    },
+    "/jobs": {
+        "get": {
+            "summary": "Jobs with what the judge decided (pages, cost, account, rules)",
+            "description": "A user sees their own jobs; operators and admins everybody's "
+            "(or a user's, with ?user=). At most 500.",
+            "security": _USER,
+            "parameters": [
+                *_USER_QUERY,
+                {
+                    "name": "which",
+                    "in": "query",
+                    "required": False,
+                    "schema": {
+                        "enum": ["not-completed", "completed", "all"],
+                        "default": "not-completed",
+                    },
+                },
+            ],
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Job")}, "jobs"),
+                **_COMMON_ERRORS,
+                **_ACCOUNTING_OFF,
+            },
+        },
+    },
+    "/jobs/{job_id}": {
+        "parameters": _JOB_PATH,
+        "get": {
+            "summary": "A job with what the judge decided (its owner, operators and admins)",
+            "security": _USER,
+            "responses": {
+                "200": _json(_ref("Job"), "the job"),
+                **_COMMON_ERRORS,
+                **_ACCOUNTING_OFF,
+            },
+        },
+    },
+    "/jobs/{job_id}/release": {
+        "parameters": _JOB_PATH,
+        "post": {
+            "summary": "Release a held job, optionally at one printer or on another account",
+            "description": "Its owner (with the job's PIN, when it has one) or an operator. "
+            "A printer must be a member (or standby) of the job's destination; the 400 "
+            "names the choices. Another account must be one the owner may charge.",
+            "security": _USER,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": _ref("ReleaseRequest")}},
+            },
+            "responses": {
+                "200": _json(_ref("Job"), "the job, released"),
+                **_COMMON_ERRORS,
+                "403": _error(
+                    "not your job, a wrong or missing PIN, or an account you may not charge"
+                ),
+                **_ACCOUNTING_OFF,
+                "409": _error(
+                    "the job is not held, cannot be routed now, or its cost is already "
+                    "reserved on another account"
+                ),
+                **_BODY_ERRORS,
+            },
+        },
+    },
     "/openapi.json": {
         "get": {
             "summary": "This document",
@@ -233,8 +544,10 @@ DOCUMENT: dict[str, Any] = {
     "info": {
         "title": "printhost REST API",
         "version": f"1 (printhost {__version__})",
-        "description": "Presence of users at workstations, users' routing preferences and "
-        'the destinations they can choose. Errors are {"error": "..."}; request bodies '
+        "description": "Presence of users at workstations, users' routing preferences, "
+        "the destinations they can choose and, with [accounting] enabled, accounts, "
+        "balances, jobs with the judge's decisions and their release. Amounts of money are "
+        'strings with two decimals ("5.00"). Errors are {"error": "..."}; request bodies '
         "are JSON objects of at most 64 KiB, and unknown fields are refused.",
     },
     "servers": [{"url": "/api/v1"}],

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+from printhost.accounting.charges import Charges
 from printhost.auth import CredentialCache
 from printhost.clock import Clock
 from printhost.config import Config
@@ -53,6 +54,8 @@ class Services:
     credentials: CredentialCache = field(default_factory=CredentialCache)
     event_bell: EventBell = field(default_factory=EventBell)
     wake_dispatcher: Callable[[], None] = lambda: None
+    #: Accounting (None when it is off): balances, reservations, settling.
+    charges: Charges | None = None
 
     def up_time(self) -> int:
         """printer-up-time (RFC 8011 §5.4.29). Like CUPS we count on the epoch clock, so

@@ -16,7 +16,7 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -265,6 +265,11 @@ class Store(Protocol):
         included, so the caller can keep each route in order behind them."""
         ...
 
+    async def list_unanalysed(self, limit: int) -> list[JobRecord]:
+        """Pending and held jobs with all their documents and no analysis yet, in queue
+        order (the judge stage analyses them)."""
+        ...
+
     async def claim_job(
         self, job_id: JobId, node: str, now: float, lease_until: float
     ) -> JobRecord | None:
@@ -390,6 +395,11 @@ class Store(Protocol):
         (``revenue``, ``funding``, ``reserved:*``)."""
         ...
 
+    async def open_account(self, account: Account, opening: NewTransaction | None) -> bool:
+        """Create the account with its opening credit, atomically, unless an account of
+        that name exists (then nothing is written). True when it was created."""
+        ...
+
     async def get_account(self, name: str) -> Account | None: ...
 
     async def list_accounts(self, user: str | None = None) -> list[Account]:
@@ -407,6 +417,16 @@ class Store(Protocol):
     async def post_transaction(self, transaction: NewTransaction) -> Transaction:
         """Append a credit, debit or allocation. ValueError for reservation kinds and for
         postings to ``reserved:*`` accounts (only reservation steps move those)."""
+        ...
+
+    async def allocate(
+        self,
+        account: str,
+        plan: Callable[[Money, list[Transaction]], NewTransaction | None],
+    ) -> Transaction | None:
+        """In one write transaction: call ``plan`` with the account's available balance and
+        its allocation transactions, and post the allocation it returns (if any). Two nodes
+        allocating one period at once cannot both post (accounting/allocations.py)."""
         ...
 
     async def list_transactions(

@@ -75,6 +75,11 @@ jobs = Table(
     Column("lease_owner", String(256), nullable=True),
     Column("lease_expires", Float, nullable=True),
     Column("password_hash", Text, nullable=True),  # PIN printing: jobs/pin.py
+    # judging (judge/): JSON analysis and decision, the account charged, release printer
+    Column("analysis", Text, nullable=True),
+    Column("judgement", Text, nullable=True),
+    Column("account", String(256), nullable=True),
+    Column("release_printer", String(128), nullable=True),
     sqlite_autoincrement=True,
 )
 Index("ix_jobs_claim", jobs.c.state, jobs.c.priority.desc(), jobs.c.id)

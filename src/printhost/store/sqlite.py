@@ -302,6 +302,10 @@ class SqliteStore(RoutingTables, LedgerTables):
             "lease_owner": None,
             "lease_expires": None,
             "password_hash": job.password_hash,
+            "analysis": None,
+            "judgement": None,
+            "account": None,
+            "release_printer": None,
         }
 
         def work(conn: Connection) -> JobRecord:
@@ -436,6 +440,19 @@ class SqliteStore(RoutingTables, LedgerTables):
                 _lease_free(now),
                 jobs.c.queue.not_in(paused),
                 *_excluded(exclude),
+            )
+            .order_by(jobs.c.priority.desc(), jobs.c.id)
+            .limit(limit)
+        )
+        return await self._read(lambda conn: _jobs_with_documents(conn, stmt))
+
+    async def list_unanalysed(self, limit: int) -> list[JobRecord]:
+        stmt = (
+            select(jobs)
+            .where(
+                jobs.c.analysis.is_(None),
+                jobs.c.open_for_documents == false(),
+                jobs.c.state.in_([int(JobState.PENDING), int(JobState.PENDING_HELD)]),
             )
             .order_by(jobs.c.priority.desc(), jobs.c.id)
             .limit(limit)
@@ -911,6 +928,10 @@ def _job(row: Row[Any], docs: tuple[DocumentRecord, ...]) -> JobRecord:
         lease_expires=row.lease_expires,
         documents=docs,
         password_hash=row.password_hash,
+        analysis=row.analysis,
+        judgement=row.judgement,
+        account=row.account,
+        release_printer=row.release_printer,
     )
 
 

@@ -81,6 +81,32 @@ class LedgerTables:
 
         await self._write(work)
 
+    async def open_account(self, account: Account, opening: NewTransaction | None) -> bool:
+        """Create ``account`` unless it exists, with its opening credit in the same
+        transaction: two nodes opening one user's account at once credit it once."""
+        if ledger.is_system_account(account.name):
+            raise ValueError(f"{account.name!r} is a system account name")
+        if opening is not None and opening.kind in ledger.RESERVATION_KINDS:
+            raise ValueError("an opening balance is a credit")
+        values = {
+            "name": account.name,
+            "kind": str(account.kind),
+            "owner": account.owner,
+            "overdraft_cents": account.overdraft.cents,
+            "created_at": account.created_at,
+        }
+
+        def work(conn: Connection) -> bool:
+            exists = conn.execute(select(accounts.c.name).where(accounts.c.name == account.name))
+            if exists.first() is not None:
+                return False
+            conn.execute(insert(accounts).values(values))
+            if opening is not None:
+                _insert_transaction(conn, opening)
+            return True
+
+        return await self._write(work)
+
     async def get_account(self, name: str) -> Account | None:
         found = await self._read(lambda conn: _accounts(conn, accounts.c.name == name))
         return found[0] if found else None
@@ -113,6 +139,32 @@ class LedgerTables:
                 raise ValueError(f"only reservation steps post to {posting.account!r}")
         tx_id = await self._write(lambda conn: _insert_transaction(conn, transaction))
         return _stored(tx_id, transaction)
+
+    async def allocate(
+        self,
+        account: str,
+        plan: Callable[[Money, list[Transaction]], NewTransaction | None],
+    ) -> Transaction | None:
+        def work(conn: Connection) -> Transaction | None:
+            posted = select(ledger_postings.c.transaction_id).where(
+                ledger_postings.c.account == account
+            )
+            rows = conn.execute(
+                select(ledger_transactions)
+                .where(
+                    ledger_transactions.c.id.in_(posted),
+                    ledger_transactions.c.kind == str(TransactionKind.ALLOCATION),
+                )
+                .order_by(ledger_transactions.c.id)
+            ).all()
+            transaction = plan(_sum(conn, account), _transactions(conn, rows))
+            if transaction is None:
+                return None
+            if transaction.kind is not TransactionKind.ALLOCATION:
+                raise ValueError("allocate posts allocations only")
+            return _stored(_insert_transaction(conn, transaction), transaction)
+
+        return await self._write(work)
 
     async def list_transactions(
         self, account: str | None = None, job_id: JobId | None = None, limit: int | None = None
