@@ -446,3 +446,37 @@ async def test_pdf_is_converted_to_grayscale_and_watermarked_for_the_printer(
         assert analyze_file(printed).color_pages == ()
         page = pdfium.PdfDocument(printed)[0]
         assert f"alice job {done.id}" in page.get_textpage().get_text_range()
+
+
+async def test_a_restarted_job_is_judged_and_charged_again(tmp_path: Path) -> None:
+    async with _world(tmp_path) as w:
+        charges = w.services.charges
+        assert charges is not None
+        job = await _submit(w, _text(2), hold_until="indefinite")
+        decision = Decision("allow", "", destination="mono", account="alice", cost_cents=20)
+        await w.services.store.update_job(job.id, {"judgement": decision.to_json()})
+        assert await charges.reserve(job, decision) is None
+        canceled = await w.services.jobs.cancel(await _until(w, job.id, HELD))
+        assert await w.balance() == (Money(100), ZERO)  # released
+        await w.services.jobs.restart(canceled)  # a canceled job keeps its documents
+        done = await _until(w, job.id, END)
+        assert done.state == JobState.COMPLETED
+        assert _decision(done).cost_cents == 20  # judged again (the restart forgot it)
+        assert await w.balance() == (Money(80), ZERO)
+        assert len(await w.services.store.list_transactions(job_id=job.id)) == 4
+        assert await w.services.store.ledger_sum() == ZERO
+
+
+async def test_a_judge_that_fails_pauses_the_job_and_the_dispatcher_keeps_serving(
+    tmp_path: Path,
+) -> None:
+    async with _world(tmp_path) as w:
+        broken = await _submit(w, _text(1), hold_until="indefinite")
+        await w.services.store.update_job(broken.id, {"judgement": "{not json"})
+        await w.services.store.update_job(broken.id, {"analysis": '{"documents": 7}'})
+        await w.services.jobs.release(await _until(w, broken.id, HELD))
+        fine = await _submit(w, _text(1), queue="other")
+        assert (await _until(w, fine.id, END)).state == JobState.COMPLETED
+        paused = await w.services.store.get_job(broken.id)
+        assert paused is not None and paused.state == JobState.PENDING
+        assert paused.next_attempt_at is not None and paused.next_attempt_at > w.clock.now()

@@ -12,12 +12,16 @@ import asyncio
 import hashlib
 import uuid
 from collections.abc import Awaitable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from sqlalchemy import create_engine, inspect
 
 from printhost.ipp.constants import JobState
 from printhost.jobs.model import JobId, JobRecord
+from printhost.store import migrate
 from printhost.store.base import (
     AgentRecord,
     JobDefaults,
@@ -790,3 +794,45 @@ async def test_agents_upsert_by_host_ignoring_case(store: Store) -> None:
     assert await store.get_agent("Ws1.Example.Com") == AgentRecord(
         "ws1.example.com", "ipp://ws1:9000/ipp/print", T0 + 120, T0 + 60, ""
     )
+
+
+# --- judging: analysis and decision on the job (migration 0006) ------------------------------
+
+
+async def test_unanalysed_jobs_are_listed_until_their_analysis_is_stored(store: Store) -> None:
+    waiting = await create(store)
+    held = await create(store, state=S.PENDING_HELD)
+    await create(store, open_for_documents=True)  # documents still coming
+    done = await move(store, await create(store), S.CANCELED)
+    assert [j.id for j in await store.list_unanalysed(10)] == [waiting.id, held.id]
+    assert [j.id for j in await store.list_unanalysed(1)] == [waiting.id]
+    updated = await store.update_job(
+        waiting.id, {"analysis": '{"documents": []}', "judgement": "{}", "account": "physics"}
+    )
+    assert updated is not None
+    assert (updated.analysis, updated.judgement, updated.account) == (
+        '{"documents": []}', "{}", "physics",
+    )  # fmt: skip
+    assert [j.id for j in await store.list_unanalysed(10)] == [held.id]
+    assert (await store.get_job(done.id)).release_printer is None  # type: ignore[union-attr]
+
+
+def test_migration_0006_adds_and_removes_the_judging_columns(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
+    added = {"analysis", "judgement", "account", "release_printer"}
+    assert not _job_columns_after(url, "upgrade", "0005") & added
+    assert _job_columns_after(url, "upgrade", "0006") >= added
+    assert not _job_columns_after(url, "downgrade", "0005") & added
+
+
+def _job_columns_after(url: str, step: str, revision: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            config = migrate.alembic_config()
+            config.attributes["connection"] = conn
+            getattr(command, step)(config, revision)
+            conn.commit()
+            return {c["name"] for c in inspect(conn).get_columns("jobs")}
+    finally:
+        engine.dispose()

@@ -22,10 +22,12 @@ from printhost.accounting.ledger import (
     Account,
     AccountKind,
     Balance,
+    NewTransaction,
     Refused,
     Reservation,
     ReservationError,
     ReservationState,
+    Transaction,
     TransactionKind,
 )
 from printhost.accounting.money import ZERO, Money
@@ -220,11 +222,53 @@ async def test_reserve_again_is_a_retry_and_a_different_one_is_refused(store: St
     assert await store.reserve(JobId(1), "alice", _cents("1.20"), time=T0 + 1) == first
     with pytest.raises(ReservationError):
         await store.reserve(JobId(1), "alice", _cents("0.50"), time=T0 + 1)
-    await store.release_reservation(JobId(1), time=T0 + 2)
-    with pytest.raises(ReservationError):
-        await store.reserve(JobId(1), "alice", _cents("1.20"), time=T0 + 3)
-    assert len(await store.list_transactions(job_id=JobId(1))) == 2
+    assert len(await store.list_transactions(job_id=JobId(1))) == 1
+    await _conserved(store)
+
+
+async def test_a_restarted_job_is_reserved_anew_after_its_first_charge(store: Store) -> None:
+    await _account(store, "alice", "2.00")
+    await store.reserve(JobId(1), "alice", _cents("0.50"), time=T0)
+    await store.commit_reservation(JobId(1), time=T0 + 1)
+    again = await store.reserve(JobId(1), "alice", _cents("0.50"), time=T0 + 2)
+    assert isinstance(again, Reservation) and again.state is R.RESERVED
+    await store.release_reservation(JobId(1), time=T0 + 3)  # the reprint was canceled
+    assert len(await store.list_transactions(job_id=JobId(1))) == 4
+    assert (await store.get_balance("alice")).available == _cents("1.50")
+    await _conserved(store)
+
+
+async def test_open_account_credits_the_opening_balance_once(store: Store) -> None:
+    account = Account("alice", AccountKind.PERSONAL, "alice", overdraft=_cents("1.00"))
+    opening = ledger.credit("alice", _cents("5.00"), time=T0, reason="opening balance")
+    results = await asyncio.gather(*(store.open_account(account, opening) for _ in range(5)))
+    assert sorted(results) == [False, False, False, False, True]
+    assert (await store.get_balance("alice")).available == _cents("5.00")
+    assert (await store.get_account("alice")) is not None
+    with pytest.raises(ValueError):
+        await store.open_account(Account("funding", AccountKind.PERSONAL, "x"), None)
+    await _conserved(store)
+
+
+async def test_allocate_plans_inside_one_write(store: Store) -> None:
+    await _account(store, "alice", "0.50")
+    seen: list[tuple[Money, int]] = []
+
+    def top_up(available: Money, done: list[Transaction]) -> NewTransaction | None:
+        seen.append((available, len(done)))
+        if done:
+            return None  # this period was applied
+        return ledger.credit(
+            "alice", _cents("2.00") - available, time=T0, reason="top-up",
+            kind=K.ALLOCATION,
+        )  # fmt: skip
+
+    results = await asyncio.gather(*(store.allocate("alice", top_up) for _ in range(4)))
+    assert sum(r is not None for r in results) == 1
     assert (await store.get_balance("alice")).available == _cents("2.00")
+    assert sorted(seen) == [(_cents("0.50"), 0)] + [(_cents("2.00"), 1)] * 3
+    with pytest.raises(ValueError):
+        await store.allocate("alice", lambda a, d: ledger.credit("alice", a, time=T0, reason="x"))
     await _conserved(store)
 
 

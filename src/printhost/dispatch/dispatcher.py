@@ -226,7 +226,15 @@ class Dispatcher:
         needs = needs_of(decode_template(job.template))
         judged: Decision | None = None
         if self._judging is not None:
-            admitted = await self._judging.admit(job, destination.name)
+            try:
+                admitted = await self._judging.admit(job, destination.name)
+            except Exception:
+                # A bug, or stored data it cannot read: the job pauses in its place (as an
+                # internal error while delivering does) and the dispatcher keeps serving.
+                log.exception("judging job %s failed", job.id)
+                later = {"next_attempt_at": now + INTERNAL_ERROR_PAUSE_SECONDS}
+                await self._store.update_job(job.id, later)
+                return False
             if admitted is WAIT:
                 return False
             if admitted is SETTLED:

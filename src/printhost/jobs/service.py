@@ -335,6 +335,7 @@ class JobService:
                 "remote_job_id": None,
                 "impressions_completed": 0,
                 "printer": None,
+                "judgement": None,  # a reprint is judged, and charged, again
             },
         )
         self._wake_dispatcher()

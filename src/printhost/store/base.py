@@ -441,7 +441,8 @@ class Store(Protocol):
         """Check the available balance against the overdraft limit and reserve, atomically.
         Refused (with the user-visible reason) for a missing account or too little money.
         Repeating the same reserve returns the open reservation; a different one for the
-        same job raises ReservationError."""
+        same job raises ReservationError. A job whose reservation was resolved (it printed
+        or ended, then was restarted) gets a new one in its place."""
         ...
 
     async def commit_reservation(

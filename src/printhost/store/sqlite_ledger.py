@@ -189,7 +189,7 @@ class LedgerTables:
 
         def work(conn: Connection) -> Reservation | Refused:
             existing = _reservation(conn, job_id)
-            if existing is not None:
+            if existing is not None and existing.state is ReservationState.RESERVED:
                 return _repeated_reserve(existing, account, amount)
             row = conn.execute(select(accounts).where(accounts.c.name == account)).first()
             if row is None:
@@ -200,6 +200,10 @@ class LedgerTables:
                 return refusal
             tx_id = _insert_transaction(conn, transaction)
             made = Reservation(job_id, account, amount, ReservationState.RESERVED, tx_id)
+            if existing is not None:
+                # A job printed (or ended) before and restarted: a new charge. The old
+                # reservation's transactions stay in the ledger; its row is replaced.
+                conn.execute(delete(reservations).where(reservations.c.job_id == job_id))
             conn.execute(insert(reservations).values(_reservation_values(made)))
             return made
 
@@ -387,9 +391,8 @@ def _update_reservation(conn: Connection, r: Reservation) -> Reservation:
 
 
 def _repeated_reserve(existing: Reservation, account: str, amount: Money) -> Reservation:
-    """A reserve for a job that has a reservation: the same one again is a retry."""
-    same = existing.account == account and existing.amount == amount
-    if same and existing.state is ReservationState.RESERVED:
+    """A reserve for a job that has an open reservation: the same one again is a retry."""
+    if existing.account == account and existing.amount == amount:
         return existing
     raise ReservationError(
         f"job {existing.job_id} already has a {existing.state} reservation of "
