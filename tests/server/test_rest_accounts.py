@@ -470,9 +470,26 @@ async def test_release_on_another_account(world: World) -> None:
     assert (await _get(world.services, job)).judgement is not None, "nothing changed"
     released = await _post(world, url, {"account": "physics"}, "alice")
     assert released.status_code == 200, released.text
-    assert (released.json()["state"], released.json()["decision"]) == ("pending", None)
+    assert released.json()["state"] == "pending"
+    assert released.json()["decision"]["account"] == "physics"
     stored = await _get(world.services, job)
-    assert (stored.account, stored.judgement) == ("physics", None), "judged again"
+    assert stored.account == "physics"
+    # The decision is kept, charged to the chosen account: a job its owner released from
+    # a rule's hold is not held by that rule again.
+    assert stored.judgement is not None and Decision.from_json(stored.judgement).account == (
+        "physics"
+    )
+
+
+async def test_release_on_another_account_of_an_unjudged_job_is_judged_again(
+    world: World,
+) -> None:
+    job = await _job(world.services, "alice")
+    await world.services.store.update_job(job.id, {"judgement": None})
+    released = await _post(world, f"/jobs/{job.id}/release", {"account": "physics"}, "alice")
+    assert released.status_code == 200, released.text
+    stored = await _get(world.services, job)
+    assert (stored.account, stored.judgement) == ("physics", None)
 
 
 async def test_release_keeps_an_existing_reservation_on_its_account(world: World) -> None:

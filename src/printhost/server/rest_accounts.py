@@ -9,6 +9,7 @@ that were held for want of money, so the dispatcher judges and reserves them aga
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -25,7 +26,7 @@ from printhost.jobs.pin import PinRefused, check_pin
 from printhost.jobs.service import TERMINAL_STATES, JobNotPossible
 from printhost.judge.judge import MONEY_REASON
 from printhost.judge.modification import judged
-from printhost.judge.records import RecordError, analysis_of
+from printhost.judge.records import Decision, RecordError, analysis_of
 from printhost.routing.facts import RoutingPass
 from printhost.routing.router import Unroutable
 from printhost.server.rest_base import identify, json_response
@@ -192,7 +193,7 @@ async def post_release(services: Services, request: Request) -> Response:
         reservation = await services.store.get_reservation(job.id)
         if reservation is None:
             changes["account"] = account
-            changes["judgement"] = None  # judged again, for the new account
+            changes["judgement"] = _charged_to(judged(job), account)
         elif reservation.account != account:
             # judged again, it would need a second reservation (the store refuses that)
             raise ApiError(
@@ -210,6 +211,14 @@ async def post_release(services: Services, request: Request) -> Response:
     except JobNotPossible as exc:
         raise ApiError(409, str(exc)) from None
     return json_response(job_json(released))
+
+
+def _charged_to(decision: Decision | None, account: str) -> str | None:
+    """A decision kept (a job its owner releases from a rule's hold is not held by that rule
+    again), charged to ``account``; without one the job is judged again."""
+    if decision is None:
+        return None
+    return dataclasses.replace(decision, account=account if decision.cost_cents else "").to_json()
 
 
 def job_json(job: JobRecord) -> dict[str, Any]:
