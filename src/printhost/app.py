@@ -144,7 +144,7 @@ def wire(
     )
     holder.append(Dispatcher(config, store, jobs, spool, clock, node=node))
     if charges is not None:
-        _judge_jobs(config, store, spool, clock, jobs, charges, holder[0])
+        _judge_jobs(config, store, spool, jobs, charges, holder[0])
     started = clock.now()
     queues = QueueRegistry(config, store, clock, started, ipp_service.OPERATIONS_SUPPORTED)
     services = Services(
@@ -167,14 +167,13 @@ def _judge_jobs(
     config: Config,
     store: Store,
     spool: Spool,
-    clock: Clock,
     jobs: JobService,
     charges: Charges,
     dispatcher: Dispatcher,
 ) -> None:
     """Accounting on: every job is analysed and judged before it is routed."""
     analyser = Analyser(store, spool, analysed=dispatcher.wake)
-    judge = Judge(config.accounting, config.rules, config.groups_by_user(), store, charges, clock)
+    judge = Judge(config.accounting, config.rules, config.groups_by_user(), store, charges)
     stage = JudgeStage(
         judge,
         charges,

@@ -7,7 +7,16 @@ import dataclasses
 from typing import Any
 
 from printhost.accounting.money import Money
-from printhost.rules.model import Action, ActionKind, Always, Condition, JobFacts, Match, Rule
+from printhost.rules.model import (
+    Action,
+    ActionKind,
+    Always,
+    Condition,
+    JobFacts,
+    Match,
+    Rule,
+    Watermark,
+)
 
 #: 2024-01-01 was a Monday.
 MONDAY = calendar.timegm((2024, 1, 1, 0, 0, 0))
@@ -55,7 +64,7 @@ def rule(
 ) -> Rule:
     return Rule(
         name,
-        Action(ActionKind(kind), reason=reason, text=text),
+        Action(ActionKind(kind), reason=reason, watermark=Watermark(text) if text else None),
         match or Match(),
         condition or Always(),
     )

@@ -22,6 +22,7 @@ from printhost.rules.model import (
     RateLimit,
     Recent,
     TimeCondition,
+    Watermark,
 )
 from printhost.rules.windows import parse_window
 from rules.factories import at, facts, rule
@@ -166,7 +167,7 @@ def test_each_action(kind: ActionKind, reason: str, verdict: Verdict, message: s
     assert judgement.grayscale is (kind is K.GRAYSCALE)
     assert judgement.duplex is (kind is K.DUPLEX)
     assert judgement.require_account is (kind is K.REQUIRE_ACCOUNT)
-    assert judgement.watermarks == ((text,) if kind is K.WATERMARK else ())
+    assert judgement.watermarks == ((Watermark(text),) if kind is K.WATERMARK else ())
     assert (judgement.deciding is not None) is (kind in (K.ALLOW, K.HOLD, K.DENY))
 
 
@@ -242,7 +243,7 @@ def test_modifying_actions_accumulate_until_a_terminal_one() -> None:
         "mono", "stamp", "account", "stamp-2", "low-balance",
     ]  # fmt: skip
     assert judgement.grayscale and judgement.require_account and not judgement.duplex
-    assert judgement.watermarks == ("{user} {date}", "job {job_id}")
+    assert judgement.watermarks == (Watermark("{user} {date}"), Watermark("job {job_id}"))
     assert judgement.deciding is not None and judgement.deciding.rule == "low-balance"
     assert judgement.message == (
         "held by rule 'low-balance': balance 0.40 < cost 1.20; "

@@ -10,6 +10,7 @@ import pytest
 from printhost.config import ConfigError
 from printhost.rules import parse
 from printhost.rules.model import (
+    WATERMARK_POSITIONS,
     Action,
     ActionKind,
     AllowedFormats,
@@ -23,6 +24,7 @@ from printhost.rules.model import (
     RateLimit,
     Rule,
     TimeCondition,
+    Watermark,
 )
 from printhost.rules.parse import parse_rules
 from printhost.rules.windows import parse_window
@@ -74,8 +76,8 @@ def test_every_key() -> None:
     rate_limit = { jobs = 10, minutes = 2.5 }
     """
     (rule,) = parse_rules(tomllib.loads(text)["rules"])
-    assert rule.action == Action(K.WATERMARK, text="{user} {account} {queue} {job_id} "
-                                 "{time} {date} {{literal}}")  # fmt: skip
+    stamp = Watermark("{user} {account} {queue} {job_id} {time} {date} {{literal}}")
+    assert rule.action == Action(K.WATERMARK, watermark=stamp)
     assert rule.match == Match(
         users=("alice",),
         groups=("staff",),
@@ -202,3 +204,29 @@ def test_errors_name_the_rule_and_key(raw: Any, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
         parse_rules(raw)
     assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_watermark_position_and_opacity() -> None:
+    raw = {"name": "w", "action": "watermark", "watermark": "{user}"}
+    (rule,) = parse_rules([{**raw, "watermark_position": "top", "watermark_opacity": 0.5}])
+    assert rule.action.watermark == Watermark("{user}", "top", 0.5)
+    (default,) = parse_rules([raw])
+    assert default.action.watermark == Watermark("{user}", "diagonal", 0.3)
+    errors = [
+        ({"watermark_position": "left"}, "rules.w.watermark_position: 'left' is not one of"),
+        ({"watermark_opacity": 0}, "rules.w.watermark_opacity: must be from 0.05 to 1, not 0"),
+        ({"watermark_opacity": "x"}, "rules.w.watermark_opacity: expected a number, got str"),
+    ]
+    for extra, message in errors:
+        with pytest.raises(ConfigError, match=message):
+            parse_rules([{**raw, **extra}])
+    with pytest.raises(
+        ConfigError, match=r'rules\.d\.watermark_opacity: only for action = "watermark"'
+    ):
+        parse_rules([{"name": "d", "action": "deny", "watermark_opacity": 0.5}])
+
+
+def test_watermark_positions_are_the_stampers() -> None:
+    from printhost.modify.watermark import POSITIONS
+
+    assert set(WATERMARK_POSITIONS) == set(POSITIONS)

@@ -27,6 +27,7 @@ from printhost.rules.model import (
     Recent,
     Rule,
     TimeCondition,
+    Watermark,
 )
 from printhost.rules.windows import TimeWindow
 
@@ -90,7 +91,10 @@ CONDITIONS: st.SearchStrategy[Condition] = st.one_of(
 )
 
 ACTIONS = st.builds(
-    Action, st.sampled_from(list(ActionKind)), st.text(max_size=30), st.text(max_size=30)
+    Action,
+    st.sampled_from(list(ActionKind)),
+    st.text(max_size=30),
+    st.builds(Watermark, st.text(min_size=1, max_size=30)),
 )
 
 MATCHES = st.builds(

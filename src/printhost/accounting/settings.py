@@ -82,7 +82,15 @@ from typing import Any, TypeVar
 from printhost.accounting import ledger
 from printhost.accounting.costs import FREE, CostSchedule, Rates
 from printhost.accounting.money import ZERO, Money
-from printhost.config_base import NAME_RE, ConfigError
+from printhost.config_base import (
+    NAME_RE,
+    ConfigError,
+    expect_boolean,
+    expect_integer,
+    expect_names,
+    expect_string,
+    type_name,
+)
 
 #: Upper bound of ``held_job_expiry_hours`` (ten years; 0 means never).
 MAX_EXPIRY_HOURS = 24 * 366 * 10
@@ -235,7 +243,7 @@ def _settings(raw: Any) -> dict[str, Any]:
     _check_keys(section, raw, _ACCOUNTING_KEYS)
     values: dict[str, Any] = {}
     if "enabled" in raw:
-        values["enabled"] = _boolean(f"{section}.enabled", raw["enabled"])
+        values["enabled"] = expect_boolean(f"{section}.enabled", raw["enabled"])
     for key in ("initial_balance", "overdraft"):
         if key in raw:
             values[key] = _money(f"{section}.{key}", raw[key])
@@ -245,12 +253,12 @@ def _settings(raw: Any) -> dict[str, Any]:
         )
     if "held_job_expiry_hours" in raw:
         key = f"{section}.held_job_expiry_hours"
-        hours = _integer(key, raw["held_job_expiry_hours"], least=0)
+        hours = expect_integer(key, raw["held_job_expiry_hours"], least=0)
         if hours > MAX_EXPIRY_HOURS:
             raise ConfigError(f"{key}: at most {MAX_EXPIRY_HOURS} hours (0 = never)")
         values["held_job_expiry_seconds"] = hours * 3600
     if "currency" in raw:
-        values["currency"] = _string(f"{section}.currency", raw["currency"]).strip()
+        values["currency"] = expect_string(f"{section}.currency", raw["currency"]).strip()
     return values
 
 
@@ -281,7 +289,7 @@ def _cost(raw: Mapping[str, Any], where: str) -> CostRule:
     _check_keys(where, raw, _COST_KEYS)
     destinations = _names(f"{where}.destinations", raw.get("destinations", []))
     rates = _rates(where, raw, Rates())
-    percent = _integer(
+    percent = expect_integer(
         f"{where}.duplex_discount_percent", raw.get("duplex_discount_percent", 0), least=0
     )
     if percent > 100:
@@ -290,7 +298,7 @@ def _cost(raw: Mapping[str, Any], where: str) -> CostRule:
         rates=rates,
         by_media=_media(f"{where}.media", raw.get("media", {}), rates),
         duplex_discount_percent=percent,
-        free=_boolean(f"{where}.free", raw.get("free", False)),
+        free=expect_boolean(f"{where}.free", raw.get("free", False)),
     )
     return CostRule(destinations, schedule)
 
@@ -333,7 +341,7 @@ def _account(raw: Mapping[str, Any], where: str) -> SharedAccount:
         raise ConfigError(f"{where}.name: {name!r} is the name of a system account")
     prefix = f"accounts.{name}"
     _check_keys(prefix, raw, _ACCOUNT_KEYS)
-    owner = _string(f"{prefix}.owner", raw.get("owner", ""))
+    owner = expect_string(f"{prefix}.owner", raw.get("owner", ""))
     if "owner" in raw and not owner:
         raise ConfigError(f"{prefix}.owner: an empty name is nobody (omit the key instead)")
     account = SharedAccount(
@@ -401,10 +409,6 @@ def _allocation(raw: Mapping[str, Any], where: str, shared: Collection[str]) -> 
 # --- values -------------------------------------------------------------------------------------
 
 
-def _type_name(value: Any) -> str:
-    return type(value).__name__
-
-
 def _entries(section: str, raw: Any) -> list[tuple[Mapping[str, Any], str]]:
     """The tables of an array of tables, each with its ``section[i]`` for messages."""
     if raw is None:
@@ -443,7 +447,7 @@ def _money(key: str, value: Any) -> Money:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ConfigError(
             f'{key}: expected an amount as a string like "0.05" or whole units as an '
-            f"integer, got {_type_name(value)}"
+            f"integer, got {type_name(value)}"
         )
     if isinstance(value, int):
         amount = Money(value * 100)
@@ -459,39 +463,16 @@ def _money(key: str, value: Any) -> Money:
     return amount
 
 
-def _string(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{key}: expected a string, got {_type_name(value)}")
-    return value
-
-
 def _names(key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{key}: expected an array of strings")
-    if any(not v for v in value):
-        raise ConfigError(f"{key}: an empty name matches nothing")
+    expect_names(key, value)
     duplicates = sorted({v for v in value if value.count(v) > 1})
     if duplicates:
         raise ConfigError(f"{key}: {', '.join(duplicates)} named twice")
     return tuple(value)
 
 
-def _boolean(key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ConfigError(f"{key}: expected true or false, got {_type_name(value)}")
-    return value
-
-
-def _integer(key: str, value: Any, *, least: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"{key}: expected an integer, got {_type_name(value)}")
-    if value < least:
-        raise ConfigError(f"{key}: must be at least {least}, not {value}")
-    return value
-
-
 def _keyword(key: str, value: Any, kind: type[E]) -> E:
-    text = _string(key, value)
+    text = expect_string(key, value)
     try:
         return kind(text)
     except ValueError:

@@ -19,11 +19,18 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import cast
 
 from printhost.dispatch.backends.base import DocumentFile
 from printhost.jobs.model import JobRecord
 from printhost.judge.records import Decision
-from printhost.modify import ModificationError, convert_to_grayscale, stamp_watermark
+from printhost.modify import (
+    ModificationError,
+    WatermarkStyle,
+    convert_to_grayscale,
+    stamp_watermark,
+)
+from printhost.modify.watermark import Position
 
 log = logging.getLogger(__name__)
 PDF = "application/pdf"
@@ -69,11 +76,14 @@ async def _changed(
             path = gray
         except ModificationError as exc:
             log.warning("job %s: grayscale conversion failed (%s); sent as is", job.id, exc)
-    for layer, template in enumerate(decision.watermarks, 1):
+    for layer, watermark in enumerate(decision.watermarks, 1):
         stamped = workdir / f"{number}-mark{layer}.pdf"
-        text = watermark_text(template, job, decision, now)
+        text = watermark_text(watermark.text, job, decision, now)
+        # rules.model.WATERMARK_POSITIONS are Position's values (a test keeps them equal)
+        position = cast(Position, watermark.position)
+        style = WatermarkStyle(position=position, opacity=watermark.opacity)
         try:
-            await asyncio.to_thread(stamp_watermark, path, stamped, text)
+            await asyncio.to_thread(stamp_watermark, path, stamped, text, style)
         except ModificationError as exc:
             raise WatermarkFailed(f"the watermark could not be stamped: {exc.reason}") from None
         path = stamped

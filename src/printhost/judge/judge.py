@@ -20,7 +20,6 @@ from printhost.accounting.costs import CostSchedule, price
 from printhost.accounting.money import Money
 from printhost.accounting.settings import AccountingConfig
 from printhost.analysis.model import Charge
-from printhost.clock import Clock
 from printhost.ipp.constants import JobState
 from printhost.jobs.model import JobRecord
 from printhost.judge.counting import PrintOptions, count, forced, options_of
@@ -63,14 +62,12 @@ class Judge:
         groups_of: dict[str, tuple[str, ...]],
         store: Store,
         charges: Charges,
-        clock: Clock,
     ) -> None:
         self._settings = settings
         self._rules = rules
         self._groups_of = groups_of
         self._store = store
         self._charges = charges
-        self._clock = clock
 
     async def judge(
         self, job: JobRecord, analysis: JobAnalysis, destination: str

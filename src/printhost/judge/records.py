@@ -12,6 +12,7 @@ from typing import Any
 
 from printhost.analysis.model import Analysis
 from printhost.jobs.model import JobRecord
+from printhost.rules.model import Watermark
 
 
 class RecordError(ValueError):
@@ -64,7 +65,7 @@ class Decision:
     sheets: int = 0
     grayscale: bool = False
     duplex: bool = False
-    watermarks: tuple[str, ...] = field(default=())
+    watermarks: tuple[Watermark, ...] = field(default=())
 
     def to_json(self) -> str:
         return json.dumps(
@@ -80,7 +81,10 @@ class Decision:
                 "sheets": self.sheets,
                 "grayscale": self.grayscale,
                 "duplex": self.duplex,
-                "watermarks": list(self.watermarks),
+                "watermarks": [
+                    {"text": w.text, "position": w.position, "opacity": w.opacity}
+                    for w in self.watermarks
+                ],
             }
         )
 
@@ -100,7 +104,10 @@ class Decision:
                 sheets=int(data["sheets"]),
                 grayscale=bool(data["grayscale"]),
                 duplex=bool(data["duplex"]),
-                watermarks=tuple(str(w) for w in data["watermarks"]),
+                watermarks=tuple(
+                    Watermark(str(w["text"]), str(w["position"]), float(w["opacity"]))
+                    for w in data["watermarks"]
+                ),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RecordError(f"stored decision does not decode: {exc}") from None

@@ -36,6 +36,7 @@ from printhost.rules.model import (
     RateLimit,
     Rule,
     TimeCondition,
+    Watermark,
 )
 from printhost.rules.windows import TimeWindow
 
@@ -67,8 +68,8 @@ class Judgement:
     grayscale: bool = False
     duplex: bool = False
     require_account: bool = False
-    #: Watermark templates, in rule order.
-    watermarks: tuple[str, ...] = ()
+    #: Watermarks, in rule order.
+    watermarks: tuple[Watermark, ...] = ()
 
     @property
     def deciding(self) -> Firing | None:
@@ -107,7 +108,7 @@ def evaluate(rules: Sequence[Rule], facts: JobFacts) -> Judgement:
     """Judge ``facts`` against ``rules`` in order (see the module docstring)."""
     fired: list[Firing] = []
     grayscale = duplex = require_account = False
-    watermarks: list[str] = []
+    watermarks: list[Watermark] = []
     verdict = Verdict.ALLOW
     for rule in rules:
         why = explain(rule.condition, facts) if matches(rule.match, facts) else None
@@ -121,8 +122,8 @@ def evaluate(rules: Sequence[Rule], facts: JobFacts) -> Judgement:
         grayscale |= kind is ActionKind.GRAYSCALE
         duplex |= kind is ActionKind.DUPLEX
         require_account |= kind is ActionKind.REQUIRE_ACCOUNT
-        if kind is ActionKind.WATERMARK:
-            watermarks.append(rule.action.text)
+        if kind is ActionKind.WATERMARK and rule.action.watermark is not None:
+            watermarks.append(rule.action.watermark)
     return Judgement(verdict, tuple(fired), grayscale, duplex, require_account, tuple(watermarks))
 
 

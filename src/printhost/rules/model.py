@@ -199,13 +199,33 @@ TERMINAL_ACTIONS = frozenset({ActionKind.ALLOW, ActionKind.HOLD, ActionKind.DENY
 WATERMARK_FIELDS = frozenset({"user", "account", "queue", "job_id", "time", "date"})
 
 
+#: Where a watermark goes on the page (printhost.modify.watermark).
+WATERMARK_POSITIONS = ("diagonal", "top", "bottom", "center")
+
+
+@dataclass(frozen=True, slots=True)
+class Watermark:
+    """A watermark a rule asks for: a template such as "{user} {date} job {job_id}"
+    (WATERMARK_FIELDS), where it goes and how opaque it is (0.05 to 1)."""
+
+    text: str
+    position: str = "diagonal"
+    opacity: float = 0.3
+
+    def __post_init__(self) -> None:
+        if self.position not in WATERMARK_POSITIONS:
+            raise ValueError(f"position must be one of {', '.join(WATERMARK_POSITIONS)}")
+        if not (math.isfinite(self.opacity) and 0.05 <= self.opacity <= 1.0):
+            raise ValueError(f"opacity must be from 0.05 to 1, not {self.opacity}")
+
+
 @dataclass(frozen=True, slots=True)
 class Action:
     kind: ActionKind
     #: hold and deny: shown to the user before the rule's explanation.
     reason: str = ""
-    #: watermark: a template such as "{user} {date} job {job_id}" (WATERMARK_FIELDS).
-    text: str = ""
+    #: watermark: what to stamp.
+    watermark: Watermark | None = None
 
     @property
     def is_terminal(self) -> bool:

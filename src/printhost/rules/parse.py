@@ -7,6 +7,8 @@ Each table is one rule, tried in file order. Keys::
     reason      hold and deny only: shown to the user before the rule's explanation
     watermark   watermark only (and required there): text template; placeholders
                 {user} {account} {queue} {job_id} {time} {date}
+    watermark_position   diagonal (default) | top | bottom | center
+    watermark_opacity    0.05 to 1 (default 0.3)
 
     # match: which jobs the rule applies to; omitted = every job
     users, groups, queues, destinations   arrays of names (any of them matches)
@@ -63,10 +65,18 @@ import string
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from printhost.config_base import NAME_RE, ConfigError
+from printhost.config_base import (
+    NAME_RE,
+    ConfigError,
+    expect_integer,
+    expect_names,
+    expect_string,
+    type_name,
+)
 from printhost.rules.model import (
     MAX_MINUTES,
     WATERMARK_FIELDS,
+    WATERMARK_POSITIONS,
     Action,
     ActionKind,
     AllowedFormats,
@@ -81,11 +91,13 @@ from printhost.rules.model import (
     RateLimit,
     Rule,
     TimeCondition,
+    Watermark,
 )
 from printhost.rules.windows import TimeWindow, parse_window
 
 _MATCH_KEYS = ("users", "groups", "queues", "destinations", "formats", "when")
-_ACTION_KEYS = ("name", "action", "reason", "watermark")
+_WATERMARK_KEYS = ("watermark", "watermark_position", "watermark_opacity")
+_ACTION_KEYS = ("name", "action", "reason", *_WATERMARK_KEYS)
 
 
 def parse_rules(raw: Any, section: str = "rules") -> tuple[Rule, ...]:
@@ -125,27 +137,28 @@ def parse_rule(raw: Any, where: str, section: str = "rules") -> Rule:
 def _action(prefix: str, raw: Mapping[str, Any]) -> Action:
     if "action" not in raw:
         raise ConfigError(f"{prefix}: missing action")
-    text = _string(f"{prefix}.action", raw["action"])
+    text = expect_string(f"{prefix}.action", raw["action"])
     try:
         kind = ActionKind(text)
     except ValueError:
         kinds = ", ".join(k.value for k in ActionKind)
         raise ConfigError(f"{prefix}.action: {text!r} is not one of {kinds}") from None
-    reason = _string(f"{prefix}.reason", raw.get("reason", ""))
+    reason = expect_string(f"{prefix}.reason", raw.get("reason", ""))
     if reason and kind not in (ActionKind.HOLD, ActionKind.DENY):
         raise ConfigError(f"{prefix}.reason: only a hold or deny rule shows a reason")
-    return Action(kind, reason=reason, text=_watermark(prefix, kind, raw))
+    return Action(kind, reason=reason, watermark=_watermark(prefix, kind, raw))
 
 
-def _watermark(prefix: str, kind: ActionKind, raw: Mapping[str, Any]) -> str:
+def _watermark(prefix: str, kind: ActionKind, raw: Mapping[str, Any]) -> Watermark | None:
     key = f"{prefix}.watermark"
     if kind is not ActionKind.WATERMARK:
-        if "watermark" in raw:
-            raise ConfigError(f'{key}: only for action = "watermark"')
-        return ""
+        for name in _WATERMARK_KEYS:
+            if name in raw:
+                raise ConfigError(f'{prefix}.{name}: only for action = "watermark"')
+        return None
     if "watermark" not in raw:
         raise ConfigError(f'{key}: needed when action = "watermark"')
-    text = _string(key, raw["watermark"])
+    text = expect_string(key, raw["watermark"])
     if not text.strip():
         raise ConfigError(f"{key}: the watermark text is empty")
     try:
@@ -157,7 +170,25 @@ def _watermark(prefix: str, kind: ActionKind, raw: Mapping[str, Any]) -> str:
         allowed = " ".join(f"{{{f}}}" for f in sorted(WATERMARK_FIELDS))
         bad = ", ".join(repr(f) for f in sorted(unknown))
         raise ConfigError(f"{key}: unknown placeholder(s) {bad}; use {allowed}")
-    return text
+    return Watermark(text, _position(prefix, raw), _opacity(prefix, raw))
+
+
+def _position(prefix: str, raw: Mapping[str, Any]) -> str:
+    key = f"{prefix}.watermark_position"
+    position = expect_string(key, raw.get("watermark_position", "diagonal"))
+    if position not in WATERMARK_POSITIONS:
+        raise ConfigError(f"{key}: {position!r} is not one of {', '.join(WATERMARK_POSITIONS)}")
+    return position
+
+
+def _opacity(prefix: str, raw: Mapping[str, Any]) -> float:
+    key = f"{prefix}.watermark_opacity"
+    value = raw.get("watermark_opacity", 0.3)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{key}: expected a number, got {type_name(value)}")
+    if not (math.isfinite(value) and 0.05 <= value <= 1):
+        raise ConfigError(f"{key}: must be from 0.05 to 1, not {value}")
+    return float(value)
 
 
 # --- match --------------------------------------------------------------------------------------
@@ -165,10 +196,10 @@ def _watermark(prefix: str, kind: ActionKind, raw: Mapping[str, Any]) -> str:
 
 def _match(prefix: str, raw: Mapping[str, Any]) -> Match:
     return Match(
-        users=_strings(f"{prefix}.users", raw.get("users", [])),
-        groups=_strings(f"{prefix}.groups", raw.get("groups", [])),
-        queues=_strings(f"{prefix}.queues", raw.get("queues", [])),
-        destinations=_strings(f"{prefix}.destinations", raw.get("destinations", [])),
+        users=expect_names(f"{prefix}.users", raw.get("users", [])),
+        groups=expect_names(f"{prefix}.groups", raw.get("groups", [])),
+        queues=expect_names(f"{prefix}.queues", raw.get("queues", [])),
+        destinations=expect_names(f"{prefix}.destinations", raw.get("destinations", [])),
         formats=_formats(f"{prefix}.formats", raw.get("formats", [])),
         windows=_windows(f"{prefix}.when", raw["when"]) if "when" in raw else (),
     )
@@ -188,11 +219,11 @@ def _condition(prefix: str, raw: Mapping[str, Any]) -> Condition:
 
 
 def _max_pages(key: str, value: Any) -> Condition:
-    return MaxPages(_integer(key, value, least=0))
+    return MaxPages(expect_integer(key, value, least=0))
 
 
 def _max_copies(key: str, value: Any) -> Condition:
-    return MaxCopies(_integer(key, value, least=1))
+    return MaxCopies(expect_integer(key, value, least=1))
 
 
 def _allowed_formats(key: str, value: Any) -> Condition:
@@ -224,7 +255,7 @@ def _rate_limit(key: str, value: Any) -> Condition:
     for needed in ("jobs", "minutes"):
         if needed not in value:
             raise ConfigError(f"{key}: missing {needed}")
-    jobs = _integer(f"{key}.jobs", value["jobs"], least=1)
+    jobs = expect_integer(f"{key}.jobs", value["jobs"], least=1)
     return RateLimit(jobs, _minutes(f"{key}.minutes", value["minutes"]))
 
 
@@ -253,26 +284,8 @@ _CONDITIONS: dict[str, Callable[[str, Any], Condition]] = {
 # --- values -------------------------------------------------------------------------------------
 
 
-def _type_name(value: Any) -> str:
-    return type(value).__name__
-
-
-def _string(key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ConfigError(f"{key}: expected a string, got {_type_name(value)}")
-    return value
-
-
-def _strings(key: str, value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{key}: expected an array of strings")
-    if any(not v for v in value):
-        raise ConfigError(f"{key}: an empty name matches nothing")
-    return tuple(value)
-
-
 def _formats(key: str, value: Any) -> tuple[str, ...]:
-    formats = _strings(key, value)
+    formats = expect_names(key, value)
     for mime in formats:
         kind, slash, sub = mime.partition("/")
         if not slash or not kind or not sub or kind == "*":
@@ -290,17 +303,9 @@ def _windows(key: str, value: Any) -> tuple[TimeWindow, ...]:
         raise ConfigError(f"{key}: {exc}") from None
 
 
-def _integer(key: str, value: Any, *, least: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ConfigError(f"{key}: expected an integer, got {_type_name(value)}")
-    if value < least:
-        raise ConfigError(f"{key}: must be at least {least}, not {value}")
-    return value
-
-
 def _minutes(key: str, value: Any) -> float:
     if not isinstance(value, int | float) or isinstance(value, bool):
-        raise ConfigError(f"{key}: expected a number of minutes, got {_type_name(value)}")
+        raise ConfigError(f"{key}: expected a number of minutes, got {type_name(value)}")
     if not (math.isfinite(value) and 0 < value <= MAX_MINUTES):
         raise ConfigError(f"{key}: must be more than 0 and at most {MAX_MINUTES} minutes")
     return float(value)
