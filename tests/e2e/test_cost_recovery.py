@@ -7,14 +7,18 @@ and ``printhost credit`` (the CLI, as an admin) tops the account up.
   once and the balance shows the charge.
 - A colour job under a grayscale rule reaches the printer with print-color-mode
   monochrome, charged at the mono rate; under a deny rule it is refused with the reason.
+- kill -9 twice while jobs are charged and printed: each prints once, is charged once,
+  nothing stays reserved and the ledger sums to zero.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,10 @@ import httpx
 from peers.ippeveprinter import IppEvePrinter
 from support.cups_clients import CupsClient
 from support.server import PrinthostServer, user
+
+from printhost.accounting.ledger import ReservationState
+from printhost.accounting.money import ZERO, Money
+from printhost.store import open_store
 
 from .delivery_helpers import FAST_DELIVERY, FAST_PROBE, ipp_printer, printed_names, wait_for_state
 
@@ -47,7 +55,9 @@ color = true
 """
 
 
-def _server(make: Callable[..., PrinthostServer], eve: IppEvePrinter) -> PrinthostServer:
+def _server(
+    make: Callable[..., PrinthostServer], eve: IppEvePrinter, initial: str = "0.10"
+) -> PrinthostServer:
     return make(
         printers=[ipp_printer(eve)],
         queues=[{"name": "myprinter", "printer": "eve"}],
@@ -55,7 +65,7 @@ def _server(make: Callable[..., PrinthostServer], eve: IppEvePrinter) -> Printho
         settings={
             "delivery": dict(FAST_DELIVERY),
             "routing": dict(FAST_PROBE),
-            "accounting": {"enabled": True, "initial_balance": "0.10"},
+            "accounting": {"enabled": True, "initial_balance": initial},
         },
         extra_toml=RULES,
         tls=False,
@@ -142,3 +152,48 @@ def test_colour_is_printed_grey_or_refused_as_the_rules_say(
     assert decisions["chart"]["grayscale"] is True
     assert decisions["chart"]["rules"] == ["mono-only"]
     assert json.dumps(decisions["bob-chart"]) == "null"  # denied: nothing to print or charge
+
+
+def test_kill_9_while_charging_leaves_every_job_charged_once(
+    make_printhost_server: Callable[..., PrinthostServer],
+    make_eve: Callable[..., IppEvePrinter],
+    tmp_path: Path,
+) -> None:
+    """Money under kill -9 (DESIGN invariant 3): jobs are judged, reserved, printed and
+    committed while printhost is killed twice mid-flow and restarted on the same state.
+    At the end every job printed once and was charged once, nothing stays reserved, and the
+    ledger sums to zero."""
+    eve = make_eve(delay=0.2)
+    server = _server(make_printhost_server, eve, initial="1.00")
+    client = CupsClient(server.address, tmp_path / "cups")
+    count = 12
+    ids = []
+    for n in range(count):
+        document = tmp_path / f"page-{n}.txt"
+        document.write_text(f"page {n}\n")
+        ids.append(client.print_file("myprinter", document, "-t", f"page-{n}", user="alice"))
+    for printed_before_kill in (2, 6):
+        deadline = time.monotonic() + 60
+        while len(printed_names(eve)) < printed_before_kill:
+            assert time.monotonic() < deadline, printed_names(eve)
+            time.sleep(0.02)
+        server.kill()
+        server.start()
+    for job_id in ids:
+        done = wait_for_state(server, job_id, tmp_path / "q", {"completed", "aborted"}, 60)
+        assert done[-1]["job-state"] == "completed", done
+    assert printed_names(eve) == {f"page-{n}": 1 for n in range(count)}
+    balance = httpx.get(f"{server.http_url}/api/v1/users/alice/balance", auth=ALICE).json()
+    [alice] = [a for a in balance["accounts"] if a["name"] == "alice"]
+    assert (alice["available"], alice["reserved"]) == ("0.40", "0.00"), alice  # 1.00 - 12 x 0.05
+    server.stop()
+    assert asyncio.run(_ledger_sum(server)) == ZERO
+
+
+async def _ledger_sum(server: PrinthostServer) -> Money:
+    store = await open_store(f"sqlite:///{server.state_dir / 'printhost.sqlite3'}")
+    try:
+        assert await store.list_reservations(ReservationState.RESERVED) == []
+        return await store.ledger_sum()
+    finally:
+        await store.close()
