@@ -9,7 +9,8 @@
 - Jobs held until a time (job-hold-until evening, 23:00, weekend...) are released when
   it comes (jobs/hold.py).
 - Accounting on: held jobs older than ``[accounting] held_job_expiry_hours`` are canceled
-  (their reservation released, their documents deleted with the history); open
+  and their documents deleted (their reservation released; the record stays in the
+  history); open
   reservations of jobs that ended are settled (a crash between a job's end and its
   settling leaves one); periodic allocations are credited when their period begins.
 - Spool files no document refers to are deleted: a crash between the spool's fsync and
@@ -145,6 +146,11 @@ async def expire_held_jobs(services: Services) -> int:
                 message=f"held for more than {hours:g} h without being released",
             )
             expired += 1
+            # Nobody came for it: its documents go now (secure printing leaves no copy
+            # behind); the record stays in the history so its owner can see what happened.
+            for document in await services.store.forget_documents(job.id):
+                if document.path:
+                    await services.spool.delete(document.path)
     return expired
 
 

@@ -395,6 +395,8 @@ async def test_held_jobs_expire_and_their_reservation_is_released(tmp_path: Path
         gone = await _until(w, job.id, END)
         assert gone.state == JobState.CANCELED
         assert "held for more than 1 h" in gone.state_message
+        assert [d.path for d in gone.documents] == [""]  # the document is gone
+        assert not w.services.spool.path(job.documents[0].path).exists()
         assert await w.balance() == (Money(100), ZERO)
 
 
