@@ -482,3 +482,20 @@ async def test_a_judge_that_fails_pauses_the_job_and_the_dispatcher_keeps_servin
         paused = await w.services.store.get_job(broken.id)
         assert paused is not None and paused.state == JobState.PENDING
         assert paused.next_attempt_at is not None and paused.next_attempt_at > w.clock.now()
+
+
+async def test_ipp_job_attributes_show_pages_impressions_and_sheets(tmp_path: Path) -> None:
+    from printhost.server.job_attributes import JobView, job_attributes
+
+    async with _world(tmp_path) as w:
+        copies = Attribute.of("copies", Tag.INTEGER, 2)
+        sides = Attribute.of("sides", Tag.KEYWORD, "two-sided-long-edge")
+        done = await _until(w, (await _submit(w, _text(3), copies, sides)).id, END)
+        view = JobView(
+            job_uri=lambda i: f"ipp://h/jobs/{i}", printer_uri=lambda q: f"ipp://h/{q}",
+            more_info=lambda i: "", up_time=0, intervening=0,
+        )  # fmt: skip
+        found = {a.name: a.value for a in job_attributes(done, view, private=False)}
+        assert (found["job-pages"], found["job-impressions"], found["job-media-sheets"]) == (
+            3, 6, 4,
+        )  # fmt: skip

@@ -18,6 +18,7 @@ from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Attribute, AttributeGroup, Message
 from printhost.jobs.hold import KEYWORDS as HOLD_KEYWORDS
 from printhost.jobs.model import JobRecord
+from printhost.judge.records import RecordError, analysis_of, decision_of
 
 #: Returned by Get-Jobs when requested-attributes is absent (RFC 8011 §4.2.6.1).
 GET_JOBS_DEFAULT = ("job-id", "job-uri")
@@ -117,6 +118,24 @@ def _description(job: JobRecord, view: JobView) -> list[Attribute]:
     if job.state.value <= 4:
         attrs.append(a("number-of-intervening-jobs", Tag.INTEGER, view.intervening))
     attrs.extend(_documents(job))
+    attrs.extend(_size(job))
+    return attrs
+
+
+def _size(job: JobRecord) -> list[Attribute]:
+    """What analysis and the judge found (accounting on): job-pages (PWG 5100.7 §5.3.x,
+    one copy), job-impressions and job-media-sheets (RFC 8011 §5.3.17-18, all copies)."""
+    try:
+        analysis = analysis_of(job)
+        decision = decision_of(job)
+    except RecordError:
+        return []
+    attrs = []
+    if analysis is not None and not analysis.error:
+        attrs.append(Attribute.of("job-pages", Tag.INTEGER, analysis.pages))
+    if decision is not None:
+        attrs.append(Attribute.of("job-impressions", Tag.INTEGER, decision.impressions))
+        attrs.append(Attribute.of("job-media-sheets", Tag.INTEGER, decision.sheets))
     return attrs
 
 
@@ -175,6 +194,9 @@ _DESCRIPTION_NAMES = frozenset(
         "number-of-documents",
         "job-k-octets",
         "job-impressions-completed",
+        "job-pages",
+        "job-impressions",
+        "job-media-sheets",
         "time-at-creation",
         "time-at-processing",
         "time-at-completed",
