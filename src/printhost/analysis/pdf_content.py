@@ -127,6 +127,15 @@ class _State:
         )  # fmt: skip
 
 
+def _paint_with(state: _State, op: str, colour: _Colour) -> None:
+    """A colour operator sets the fill colour (lower case: g, rg, k, cs, sc, scn) or the
+    stroke colour (upper case)."""
+    if op.islower():
+        state.fill = colour
+    else:
+        state.stroke = colour
+
+
 @dataclass(slots=True)
 class _Paint:
     rgb: tuple[float, float, float] | None  # None: unknown or several colours
@@ -237,19 +246,13 @@ class _Reader:
             elif op in ("g", "G", "rg", "RG", "k", "K"):
                 space = {"g": "gray", "rg": "rgb", "k": "cmyk"}[op.lower()]
                 colour = _Colour(space, tuple(_num(v) for v in operands))
-                if op.islower():
-                    state.fill = colour
-                else:
-                    state.stroke = colour
+                _paint_with(state, op, colour)
             elif op in ("cs", "CS"):
                 if len(operands) != 1:
                     raise _Undecidable
                 space = self._space(resources, operands[0])
                 colour = _Colour(space, _INITIAL.get(space, ()))
-                if op == "cs":
-                    state.fill = colour
-                else:
-                    state.stroke = colour
+                _paint_with(state, op, colour)
             elif op in ("sc", "scn", "SC", "SCN"):
                 current = state.fill if op.islower() else state.stroke
                 if current.space == "other" or any(
@@ -258,10 +261,7 @@ class _Reader:
                     colour = _Colour("other", ())
                 else:
                     colour = _Colour(current.space, tuple(_num(v) for v in operands))
-                if op.islower():
-                    state.fill = colour
-                else:
-                    state.stroke = colour
+                _paint_with(state, op, colour)
             elif op in ("m", "l"):
                 if len(operands) != 2:
                     raise _Undecidable

@@ -224,7 +224,6 @@ class Dispatcher:
             await self._jobs.hold_for_route(job, destination.message)
             return True
         needs = needs_of(decode_template(job.template))
-        judged: Decision | None = None
         if self._judging is not None:
             try:
                 admitted = await self._judging.admit(job, destination.name)
@@ -240,8 +239,7 @@ class Dispatcher:
             if admitted is SETTLED:
                 return True
             assert isinstance(admitted, Decision)
-            judged = admitted
-            needs = forced_needs(needs, judged)
+            needs = forced_needs(needs, admitted)  # e.g. forced to grayscale: any printer
         decision = choose(
             narrowed(destination, job.release_printer),
             needs,
