@@ -279,9 +279,10 @@ def notes(sizes: scenarios.Sizes, runs: dict[str, dict[str, list[Outcome]]]) -> 
         "ramp, neutral RGB grey patch, 70 % CMYK-black patch (all three mono), thin blue line "
         "(colour) - as PDF (Ghostscript pdfwrite) and PWG raster (pwgraster). Seconds are "
         f"wall clock per document, median of {sizes.analysis_passes} pass(es) per run, then "
-        "median over the runs. printhost: analyze_bounded, one worker subprocess per "
-        "document (interpreter start included) reading pages and sizes and rendering every "
-        "page for colour; pages cannot be asked for alone, so both of a document's time "
+        "median over the runs. printhost: analyze_bounded, one sandboxed child per "
+        "document forked from the pre-started analysis worker (started once, before timing), "
+        "reading pages and sizes and deciding colour from page content where that is exact, "
+        "rendering otherwise; pages cannot be asked for alone, so both of a document's time "
         "lines show this one analysis. Ghostscript: pages by `gs -q -dNODISPLAY -dSAFER "
         '--permit-file-read=FILE -c "(FILE) (r) file runpdfbegin pdfpagecount = quit"`, '
         "colour by `gs -q -dSAFER -o - -sDEVICE=inkcov FILE` "
