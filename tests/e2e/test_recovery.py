@@ -166,17 +166,27 @@ def test_cancel_job_while_a_slow_printer_prints_it(
 
 
 def start_clients(
-    submit: Submitter, tmp_path: Path, count: int, *, spacing: float = 0.0, until: int = 0
+    submit: Submitter,
+    tmp_path: Path,
+    count: int,
+    *,
+    spacing: float = 0.0,
+    until: int = 0,
+    then: int = 0,
 ) -> dict[str, subprocess.Popen[str]]:
     """Start up to ``count`` clients ``spacing`` s apart, each with its own document and
-    title; stop starting more once ``until`` of them have their job-id."""
+    title; once ``until`` of them have their job-id, start only ``then`` more, with large
+    documents, and return at once: their uploads are in flight (however fast the machine,
+    or slow under load, the earlier ones were)."""
     (tmp_path / "docs").mkdir()
     running: dict[str, subprocess.Popen[str]] = {}
     for index in range(count):
-        if until and acknowledged(running) >= until:
+        late = bool(until) and acknowledged(running) >= until
+        if late and then <= 0:
             break
+        then -= late
         title = f"job-{index:03d}"
-        write_pdf(tmp_path / "docs" / f"{title}.pdf", 4_000)
+        write_pdf(tmp_path / "docs" / f"{title}.pdf", 4_000_000 if late else 4_000)
         running[title] = submit(title, tmp_path / "docs" / f"{title}.pdf")
         time.sleep(spacing)
     return running
@@ -251,7 +261,7 @@ def test_kill_9_loses_no_acknowledged_job(
         wait_for_acks(running, count)
     else:  # kill -9 once a quarter of the clients have their id, the rest still sending
         submit = ipptool_submitter(server, tmp_path / "ipptool-clients")
-        running = start_clients(submit, tmp_path, count, until=count // 4)
+        running = start_clients(submit, tmp_path, count, until=count // 4, then=4)
         wait_for_acks(running, count // 4)
     server.kill()
     killed = time.monotonic()
