@@ -9,6 +9,7 @@ the server do not see each other's jobs.
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 import socket
@@ -99,6 +100,9 @@ def raw_exchange(port: int, data: bytes, *, close: bool = True) -> bytes:
                 sock.shutdown(socket.SHUT_WR)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the server refused before we finished: read what it said
+        except OSError as exc:  # ENOTCONN: it closed on us before our shutdown
+            if exc.errno != errno.ENOTCONN:
+                raise
         replies = b""
         try:
             while chunk := sock.recv(4096):
