@@ -289,6 +289,20 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
     return _validated(_with_defaults(config, base))
 
 
+def _validate_shared_accounts(config: Config) -> None:
+    """A personal account is named after its user, so a shared account may not take the
+    name of a user the configuration knows (the two would be one ledger account)."""
+    users = {u.name for u in config.users} | set(config.groups_by_user())
+    for shared in config.accounting.accounts:
+        if shared.name in users:
+            raise ConfigError(
+                f"accounts.{shared.name}: {shared.name!r} is a user's name (their personal "
+                "account); give the shared account another name"
+            )
+    destinations = [p.name for p in config.printers] + [p.name for p in config.pools]
+    config.accounting.check_destinations(destinations)
+
+
 def _with_defaults(config: Config, base: Path) -> Config:
     """Resolve state_dir; give a demo printer and queues when none are configured."""
     state_dir = config.storage.state_dir
@@ -347,6 +361,7 @@ def _validated(config: Config) -> Config:
     _unique("groups", [g.name for g in config.groups])
     for g in config.groups:
         _check_name(f"groups.{g.name}", g.name)
+    _validate_shared_accounts(config)
     for u in config.users:
         if u.role not in ROLES:
             raise ConfigError(f"users.{u.name}.role: must be one of {', '.join(ROLES)}")

@@ -684,3 +684,12 @@ async def test_fuzz_release_never_500(world: World, body: Any, who: str) -> None
     )
     assert response.status_code in (200, 400, 403), response.text
     assert response.json()
+
+
+async def test_an_operators_look_at_a_user_without_an_account_opens_nothing(
+    world: World,
+) -> None:
+    response = await world.client.get(f"{API}/users/alcie/balance", headers=basic("olga"))
+    assert response.status_code == 404, response.text
+    assert response.json()["error"] == "alcie has no account yet (it is opened on their first job)"
+    assert await world.services.store.get_account("alcie") is None

@@ -19,6 +19,7 @@ from typing import Any
 
 import pikepdf
 import pypdfium2 as pdfium
+import pytest
 from PIL import Image
 
 from printhost import housekeeping
@@ -499,3 +500,17 @@ async def test_ipp_job_attributes_show_pages_impressions_and_sheets(tmp_path: Pa
         assert (found["job-pages"], found["job-impressions"], found["job-media-sheets"]) == (
             3, 6, 4,
         )  # fmt: skip
+
+
+def test_configuration_refuses_shared_accounts_named_like_users_and_unknown_cost_targets(
+    tmp_path: Path,
+) -> None:
+    from printhost.config import ConfigError
+
+    clash = _config(tmp_path, accounts=[{"name": "alice", "members": ["bob"]}])
+    clash["groups"] = [{"name": "staff", "members": ["alice"]}]
+    with pytest.raises(ConfigError, match=r"accounts\.alice: 'alice' is a user's name"):
+        parse_config(clash, base=tmp_path)
+    unknown = _config(tmp_path, costs=[{"destinations": ["nowhere"], "mono": "0.10"}])
+    with pytest.raises(ConfigError, match="no printer or pool 'nowhere'"):
+        parse_config(unknown, base=tmp_path)

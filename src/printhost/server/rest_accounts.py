@@ -76,8 +76,9 @@ async def get_account(services: Services, request: Request) -> Response:
 
 
 async def get_balance(services: Services, request: Request) -> Response:
-    """A user's personal balance (opened with the initial balance on first look), and the
-    shared accounts they may charge."""
+    """A user's personal balance, and the shared accounts they may charge. A user's own
+    first look opens their account (with the initial balance); an operator's look at a
+    user without one opens nothing (a mistyped name must not become an account)."""
     principal = await _user(services, request)
     name = _name("name", str(request.path_params["name"]))
     if name != principal.name and not principal.is_operator:
@@ -86,6 +87,8 @@ async def get_balance(services: Services, request: Request) -> Response:
         raise ApiError(400, f"name: {name!r} is a system account, not a user")
     charges = _charges(services)
     if await services.store.get_account(name) is None:
+        if name != principal.name:
+            raise ApiError(404, f"{name} has no account yet (it is opened on their first job)")
         await charges.open_personal(name)
     accounts = await services.store.list_accounts(name)
     return json_response(
