@@ -18,7 +18,7 @@ colour when some pixel's channels are more than :data:`COLOR_TOLERANCE` apart
 equal-channel RGB and black-only CMYK as exact greys). Rendering is the slow part, so
 the content of each page is read first (:mod:`.pdf_content`, with the same pikepdf
 document as the walk): a page that only ever paints neutral colours is mono, a page with
-a provably visible colour rectangle is colour, a page whose colours all fall in known
+a provably visible colour rectangle or stroke is colour, a page whose colours all fall in known
 boxes has only that crop rendered (same pixel grid, so the same pixels), and any other
 page is rendered whole. :func:`analyze_pdf_by_rendering` renders every page, as before.
 pdfium must find the same number of pages as the walk.

@@ -15,7 +15,12 @@ they paint, and its annotations' appearance streams) with pikepdf and answers on
   page, after which everything painted on the page has a known colour on the same side
   of neutral (all of them have a positive component along one hue direction, with margin).
   Any pixel inside the rectangle then ends as a convex mix of those colours, so it is
-  non-neutral by more than the tolerance: the page is colour;
+  non-neutral by more than the tolerance: the page is colour. Likewise a straight
+  stroked segment (``m ... l ... S``) in such a colour, undashed, unclipped, drawn in a
+  rotated and uniformly scaled space, at least a few pixels long and inside the page,
+  with only neutral paint before it and same-side colours after: pdfium strokes no
+  thinner than a pixel, so some pixel is at least a quarter stroke colour over a
+  neutral background (see :func:`_proved_colour`);
 - a :class:`Region` (in default user space): every non-neutral paint has a known bounding
   box (path fills and strokes, images), so only pixels inside their union can be colour;
   rendering that crop of the page decides, pixel for pixel as the full rendering would;
@@ -28,6 +33,7 @@ Every test here is one-sided: when in doubt the answer is a rendering, never a g
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -70,6 +76,13 @@ IDENTITY: Matrix = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 _NEUTRAL_GS_KEYS = frozenset(
     {"/Type", "/LW", "/LC", "/LJ", "/ML", "/D", "/RI", "/FL", "/SM", "/SA", "/AIS", "/TK",
      "/CA", "/ca", "/Font", "/HT", "/OP", "/op", "/OPM"}
+)  # fmt: skip
+_TEXT_SHOWS = frozenset({"Tj", "TJ", "'", '"'})
+#: Operators that neither paint nor change anything read here (text positioning and
+#: spacing, marked-content ends, compatibility sections, flatness, intent, line caps).
+_NO_PAINT = frozenset(
+    {"BT", "Td", "TD", "Tm", "T*", "TL", "Tc", "Tw", "Tz", "Ts", "EMC", "MP", "DP", "BX", "EX",
+     "i", "ri", "J", "j"}
 )  # fmt: skip
 _PAINT_GS_KEYS = frozenset({"/Type", "/LW", "/LC", "/LJ", "/ML", "/D", "/RI", "/FL", "/SA"})
 _DEVICE = {"/DeviceGray": "gray", "/G": "gray", "/DeviceRGB": "rgb", "/RGB": "rgb",
@@ -119,11 +132,12 @@ class _State:
     clipped: bool = False
     render_mode: int = 0
     type3: bool = False
+    dashed: bool = False  # a dash pattern, stroke adjustment or unknown stroke parameters
 
     def copy(self) -> _State:
         return _State(
             self.ctm, self.fill, self.stroke, self.line_width, self.miter, self.clipped,
-            self.render_mode, self.type3,
+            self.render_mode, self.type3, self.dashed,
         )  # fmt: skip
 
 
@@ -142,6 +156,7 @@ class _Paint:
     neutral: bool
     box: tuple[float, float, float, float] | None  # default user space; None: unknown
     rect: tuple[float, float, float, float] | None = None  # a COLOR-proof candidate
+    line: tuple[float, float, float, float] | None = None  # a stroked segment, candidate too
 
 
 def _num(value: object) -> float:
@@ -215,6 +230,8 @@ class _Reader:
             resources = None
         stack: list[_State] = []
         path: list[tuple[float, float]] = []
+        segments: list[tuple[float, float, float, float]] = []  # straight, default space
+        pen: tuple[float, float] | None = None  # the end of the last m or l
         rects = 0
         other_segments = False
         clip_pending = False
@@ -226,13 +243,21 @@ class _Reader:
                 self._inline_image(instruction, state)
                 continue
             op = str(instruction.operator)
+            if op in _TEXT_SHOWS:  # the commonest operators first, without their operands
+                self._text(state)
+                continue
+            if op in _NO_PAINT:
+                continue
             operands = instruction.operands
             if op == "q":
                 stack.append(state.copy())
+                segments, pen = [], None  # (no stroke proof for a path across these)
             elif op == "Q":
                 if stack:
                     state = stack.pop()
+                segments, pen = [], None
             elif op == "cm":
+                segments, pen = [], None
                 if len(operands) != 6:
                     raise _Undecidable
                 m = tuple(_num(v) for v in operands)
@@ -265,21 +290,30 @@ class _Reader:
             elif op in ("m", "l"):
                 if len(operands) != 2:
                     raise _Undecidable
-                path.append(_apply(state.ctm, _num(operands[0]), _num(operands[1])))
+                point = _apply(state.ctm, _num(operands[0]), _num(operands[1]))
+                if op == "l" and pen is not None:
+                    segments.append((*pen, *point))
+                path.append(point)
+                pen = point
                 other_segments = True
             elif op in ("c", "v", "y"):
                 numbers = [_num(v) for v in operands]
                 for i in range(0, len(numbers) - 1, 2):
                     path.append(_apply(state.ctm, numbers[i], numbers[i + 1]))
                 other_segments = True
+                pen = None
             elif op == "re":
                 if len(operands) != 4:
                     raise _Undecidable
                 x, y, w, h = (_num(v) for v in operands)
                 path += [_apply(state.ctm, px, py) for px in (x, x + w) for py in (y, y + h)]
                 rects += 1
+                pen = None
             elif op == "h":
-                pass
+                pen = None
+            elif op == "d":
+                dashes = operands[0] if operands else None
+                state.dashed = not (isinstance(dashes, pikepdf.Array) and len(dashes) == 0)
             elif op in ("W", "W*"):
                 clip_pending = True
             elif op in ("f", "F", "f*", "S", "s", "B", "B*", "b", "b*", "n"):
@@ -287,12 +321,12 @@ class _Reader:
                     fill = op not in ("S", "s")
                     stroke = op not in ("f", "F", "f*")
                     single_rect = rects == 1 and not other_segments and op in ("f", "F")
-                    self._paint_path(path, state, fill, stroke, single_rect)
+                    lines = segments if op in ("S", "s") else []
+                    self._paint_path(path, state, fill, stroke, single_rect, lines)
                 if clip_pending:
                     state.clipped = True
                 path, rects, other_segments, clip_pending = [], 0, False, False
-            elif op in ("Tj", "TJ", "'", '"'):
-                self._text(state)
+                segments, pen = [], None
             elif op == "Tr":
                 if operands:
                     state.render_mode = int(_num(operands[0]))
@@ -302,13 +336,11 @@ class _Reader:
                     state.type3 = isinstance(font, pikepdf.Dictionary) and (
                         font.get("/Subtype") == pikepdf.Name.Type3
                     )
-            elif op == "BT":
-                pass
             elif op == "ET":
                 if state.render_mode >= 4:
                     state.clipped = True
             elif op == "gs":
-                self._ext_gstate(resources, operands)
+                self._ext_gstate(resources, operands, state)
             elif op == "Do":
                 if len(operands) != 1:
                     raise _Undecidable
@@ -331,6 +363,7 @@ class _Reader:
         fill: bool,
         stroke: bool,
         single_rect: bool,
+        segments: list[tuple[float, float, float, float]],
     ) -> None:
         box = _bbox(path)
         if stroke:
@@ -349,7 +382,10 @@ class _Reader:
         m = state.ctm
         if single_rect and not state.clipped and m[1] == 0 and m[2] == 0 and box is not None:
             rect = box
-        self.paints.append(_Paint(rgb, neutral, box, rect))
+        line = None
+        if segments and not state.clipped and not state.dashed and _conformal(m):
+            line = max(segments, key=_length)
+        self.paints.append(_Paint(rgb, neutral, box, rect, line))
 
     def _text(self, state: _State) -> None:
         last = self._text_key
@@ -396,13 +432,23 @@ class _Reader:
         image = instruction.iimage
         self._image(image.obj, state)
 
-    def _ext_gstate(self, resources: pikepdf.Dictionary | None, operands: object) -> None:
+    def _ext_gstate(
+        self, resources: pikepdf.Dictionary | None, operands: object, state: _State
+    ) -> None:
         if not isinstance(operands, list) or len(operands) != 1:
             raise _Undecidable
         gstate = self._resource(resources, "/ExtGState", operands[0])
         if not isinstance(gstate, pikepdf.Dictionary):
             raise _Undecidable
         for key, value in gstate.items():
+            if key == "/LW":
+                state.line_width = abs(_num(value))  # the stroke boxes grow with it
+                continue
+            if key == "/ML":
+                state.miter = max(1.0, abs(_num(value)))
+                continue
+            if key in ("/D", "/SA"):
+                state.dashed = True  # no stroke proof (a dash, or pdfium's stroke adjust)
             if key in _PAINT_GS_KEYS:
                 continue
             self.proof = False  # alpha, overprint...: no exact pixel colour any more
@@ -558,26 +604,89 @@ def _annotations(reader: _Reader, annots: object, resources: object) -> None:
 def _proved_colour(
     paints: list[_Paint], box: tuple[float, float, float, float], scale: float, tolerance: int
 ) -> bool:
+    """A paint that certainly gives some pixel its colour, with everything painted later
+    on the same side of neutral.
+
+    A rectangle fill covering whole pixels sets them to its colour. A straight stroked
+    segment paints, away from its ends, some pixel at a coverage of at least one half
+    whatever its width and position: pdfium strokes no thinner than one device pixel
+    (a band at least one pixel wide holds a pixel centre within half a pixel of its
+    middle line, and covers at least half that pixel), so the pixel is at least
+    :data:`LINE_COVER` of the way (half of what was measured, for safety) from what was
+    there to the stroke colour. What was there is neutral when everything painted
+    before is (blending neutrals gives neutrals), so the pixel's spread is at least that
+    fraction of the colour's."""
+    earlier_neutral = 0  # how many paints from the first are all neutral
+    while earlier_neutral < len(paints) and paints[earlier_neutral].neutral:
+        earlier_neutral += 1
     for index, paint in enumerate(paints):
-        if paint.rect is None or paint.rgb is None or paint.neutral:
+        if paint.rgb is None or paint.neutral:
+            continue
+        if paint.rect is not None and _covers_a_pixel(paint.rect, box, scale):
+            cover = 1.0
+        elif (
+            paint.line is not None
+            and index <= earlier_neutral
+            and _inside_the_page(paint.line, box, scale)
+        ):
+            cover = LINE_COVER
+        else:
             continue
         later = paints[index:]
         if len(later) > MAX_LATER_PAINTS + 1:
-            continue
-        if not _covers_a_pixel(paint.rect, box, scale):
             continue
         rgbs = [p.rgb for p in later]
         if any(c is None for c in rgbs):
             continue
         need = tolerance + 2 * len(later) + 2  # rounding of each blend, and of the colours
         for direction, weight in _DIRECTIONS:
-            if all(
-                sum(u * v for u, v in zip(direction, c, strict=True)) / weight > need
+            margins = [
+                sum(u * v for u, v in zip(direction, c, strict=True)) / weight
                 for c in rgbs
                 if c is not None
-            ):
+            ]
+            if margins[0] * cover > need and all(m > need for m in margins):
                 return True
     return False
+
+
+#: The least share of a pixel a stroke is counted to cover (see :func:`_proved_colour`);
+#: pdfium at the render scale gives at least 0.52 to lines 0 to 2 pt wide, 2 to 70 pixels
+#: long, at any angle and position (tests/analysis/test_speedups.py measures it again).
+LINE_COVER = 0.25
+#: A stroked segment counts when at least this many pixels long, all within the page.
+MIN_LINE_PIXELS = 4.0
+
+
+def _length(segment: tuple[float, float, float, float]) -> float:
+    return math.hypot(segment[2] - segment[0], segment[3] - segment[1])
+
+
+def _conformal(m: Matrix) -> bool:
+    """A rotation and uniform scale (perhaps mirrored): line widths scale evenly, so
+    pdfium's one-pixel least width holds in every direction."""
+    a, b, c, d = m[0], m[1], m[2], m[3]
+    size = max(abs(a), abs(b), abs(c), abs(d))
+    if size == 0 or not math.isfinite(size):
+        return False
+    slack = 1e-6 * size
+    rotation = abs(a - d) <= slack and abs(b + c) <= slack
+    mirrored = abs(a + d) <= slack and abs(b - c) <= slack
+    return rotation or mirrored
+
+
+def _inside_the_page(
+    segment: tuple[float, float, float, float],
+    box: tuple[float, float, float, float],
+    scale: float,
+) -> bool:
+    margin = 3.0 / scale
+    x0, y0, x1, y1 = segment
+    return (
+        _length(segment) * scale >= MIN_LINE_PIXELS
+        and all(box[0] + margin <= x <= box[2] - margin for x in (x0, x1))
+        and all(box[1] + margin <= y <= box[3] - margin for y in (y0, y1))
+    )
 
 
 def _covers_a_pixel(

@@ -10,10 +10,14 @@ pixels: 0-127 repeats the next pixel ``n + 1`` times, 129-255 copies ``257 - n``
 literal pixels, and 128 fills the rest of the line with white. A "pixel" here is
 ``ceil(bits_per_pixel / 8)`` bytes (for 1-bit data, a byte of eight pixels).
 
-Nothing is allocated per line or page: the decoder walks the runs and looks only at the
-pixels it reads, so the work is proportional to the file size whatever the header
-claims. Dimensions are still checked against limits before decoding, and a page whose
-runs do not add up exactly to its declared width and height is rejected.
+No page is ever decoded into a bitmap: the decoder walks the runs and looks only at
+the pixels it reads (a stretch of repeat runs at a time, as strided slices of the
+compressed bytes; see :func:`_decode_page`), so the work is proportional to the file
+size whatever the header claims. Dimensions are still checked against limits before
+decoding, and a page whose runs do not add up exactly to its declared width and height
+is rejected. A line whose compressed bytes equal those of a line already decoded without
+colour (text repeats its rows of glyphs, line after line and page after page) is passed
+over by comparing bytes (:class:`_KnownLines`).
 
 Colour: for RGB colour spaces a page is colour when any pixel's channels are more than
 :data:`COLOR_TOLERANCE` 8-bit levels apart, as for PDF and PostScript (colour conversion
@@ -28,9 +32,13 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
+from bisect import bisect_left
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import BinaryIO
+
+from PIL import Image, ImageChops
 
 from printhost.analysis.model import Analysis, AnalysisError
 
@@ -77,6 +85,7 @@ class _Reader:
         self.buf = b""
         self.pos = 0
         self.offset = 0  # file offset of buf[0]
+        self.eof = False  # a read has come back empty
 
     def take(self, n: int) -> bytes:
         if self.pos + n > len(self.buf):
@@ -96,6 +105,18 @@ class _Reader:
         self.pos += 1
         return value
 
+    def ensure(self, n: int) -> None:
+        """Makes ``n`` bytes from ``pos`` available, or all that the file has left."""
+        if self.pos + n <= len(self.buf) or self.eof:
+            return  # (at the end of the file, asking again must not copy the rest again)
+        self._fill(n)
+        while self.pos + n > len(self.buf) and not self.eof:
+            more = self.stream.read(max(n, CHUNK))
+            if more:
+                self.buf += more
+            else:
+                self.eof = True
+
     def at_end(self) -> bool:
         if self.pos < len(self.buf):
             return False
@@ -105,7 +126,10 @@ class _Reader:
     def _fill(self, n: int) -> None:
         rest = self.buf[self.pos :]
         self.offset += self.pos
-        self.buf = rest + self.stream.read(max(n, CHUNK))
+        more = self.stream.read(max(n, CHUNK))
+        if not more:
+            self.eof = True
+        self.buf = rest + more
         self.pos = 0
 
 
@@ -129,12 +153,13 @@ def _analyze_pages(
 ) -> Analysis:
     sizes: list[tuple[float, float]] = []
     colors: list[int] = []
+    lines = _KnownLines()
     while not reader.at_end():
         if len(sizes) >= MAX_PAGES:
             raise AnalysisError(f"more than {MAX_PAGES} raster pages")
         page = read_header(reader)
         sizes.append(page.size)
-        if _decode_page(reader, page):
+        if _decode_page(reader, page, lines.of(page)):
             colors.append(len(sizes))
     if not sizes:
         raise AnalysisError("raster file has no pages")
@@ -216,82 +241,257 @@ def _check_dimensions(width: int, height: int, bits_per_pixel: int, xres: int, y
         raise AnalysisError(f"raster resolution {xres}x{yres} is invalid")
 
 
-def _decode_page(reader: _Reader, page: _Page) -> bool:
-    """Walks one page's compressed bitmap; True when it holds a colour pixel."""
+class _KnownLines:
+    """Lines already decoded, without a colour pixel, by their first bytes: a document
+    repeats its lines (every line of text, and every page, has the same rows of glyphs),
+    and the same bytes from the start of a line decode the same way, to the same end.
+    Kept while pages have the same geometry (which is what the bytes mean), and bounded."""
+
+    KEY = 24  # bytes: lines shorter than this are decoded each time
+    MAX_BYTES = 1 << 24
+    MAX_SAME_KEY = 16
+
+    def __init__(self) -> None:
+        self.geometry: tuple[int, int, str] | None = None
+        self.lines: dict[bytes, list[bytes]] = {}
+        self.size = 0
+
+    def of(self, page: _Page) -> _KnownLines:
+        geometry = (page.width, page.bits_per_pixel, page.kind)
+        if geometry != self.geometry:
+            self.geometry = geometry
+            self.lines = {}
+            self.size = 0
+        return self
+
+    def add(self, line: bytes) -> None:
+        if self.size + len(line) > self.MAX_BYTES:
+            return
+        same = self.lines.setdefault(line[: self.KEY], [])
+        if len(same) < self.MAX_SAME_KEY:
+            same.append(line)
+            self.size += len(line)
+
+
+def _decode_page(reader: _Reader, page: _Page, known: _KnownLines | None = None) -> bool:
+    """Walks one page's compressed bitmap; True when it holds a colour pixel.
+
+    The walk reads the runs as the format defines them, one after the other, but a
+    stretch of repeat runs (the usual case: a repeat run is a code byte and one pixel,
+    so such a stretch is a fixed stride apart) is taken at C speed: its code bytes are
+    one strided slice, their pixel counts add up with ``sum`` and
+    :func:`itertools.accumulate`, and each channel of its pixels is another strided
+    slice for the colour test. Literal and fill runs are read one at a time. The checks
+    and the reasons for refusal are those of a run-by-run walk, in the same order.
+    A line whose bytes are those of a line in ``known`` is passed over whole."""
     unit = (page.bits_per_pixel + 7) // 8
-    units_per_line = (page.width * page.bits_per_pixel + 7) // 8 // unit
-    is_color = _color_test(page)
-    color = False
+    per_line = (page.width * page.bits_per_pixel + 7) // 8 // unit
+    stride = unit + 1
+    group_max = 1 + per_line * stride  # the longest a line group can be
+    test = _ColourTest(page)
+    height = page.height
+    window = 256  # repeat runs looked at in one go; grows while whole windows are taken
     lines = 0
-    while lines < page.height:
-        lines += reader.byte() + 1
-        done = 0
-        while done < units_per_line:
-            code = reader.byte()
-            if code == 128:
-                done = units_per_line
+    seen = known.lines if known is not None else {}
+    key_size = _KnownLines.KEY
+    while lines < height:
+        if len(reader.buf) - reader.pos < group_max:
+            reader.ensure(group_max)  # all of the group, or all the file has left
+        buf, pos = reader.buf, reader.pos
+        size = len(buf)
+        if pos >= size:
+            raise _truncated(reader)
+        lines += buf[pos] + 1
+        pos += 1
+        same = seen.get(buf[pos : pos + key_size])
+        if same is not None:
+            line = next((line for line in same if buf.startswith(line, pos)), None)
+            if line is not None:
+                reader.pos = pos + len(line)
                 continue
-            count = code + 1 if code < 128 else 257 - code
-            if done + count > units_per_line:
-                raise AnalysisError(f"raster line overruns its width at page line {lines}")
-            pixels = reader.take(unit if code < 128 else unit * count)
-            if not color and is_color(pixels):
-                color = True
-            done += count
-    if lines != page.height:
-        raise AnalysisError(f"raster page has {lines} lines, header says {page.height}")
-    return color
+        start, doubts = pos, test.doubts
+        done = 0
+        while done < per_line:
+            if pos >= size:
+                raise _truncated(reader)
+            code = buf[pos]
+            if code < 128:
+                left = per_line - done
+                looked = min(left, (size - pos) // stride, window)
+                if looked == 0:  # a repeat run whose pixel is cut off
+                    if code + 1 > left:
+                        raise _overrun(lines)
+                    raise _truncated(reader)
+                codes = buf[pos : pos + looked * stride : stride]
+                repeats = codes.translate(_LITERAL_OR_FILL).find(1)
+                if repeats < 0:
+                    repeats = looked
+                runs, pixels = _take_repeats(codes, repeats, left)
+                if pixels > left:
+                    raise _overrun(lines)
+                end = pos + runs * stride
+                if not test.color:
+                    test.repeats(buf, pos, end)
+                if runs == window:
+                    window *= 2
+                pos = end
+                done += pixels
+            elif code == 128:
+                pos += 1
+                done = per_line
+            else:
+                count = 257 - code
+                if done + count > per_line:
+                    raise _overrun(lines)
+                end = pos + 1 + count * unit
+                if end > size:
+                    raise _truncated(reader)
+                if not test.color:
+                    test.literal(buf[pos + 1 : end])
+                pos = end
+                done += count
+        reader.pos = pos
+        # kept when every pixel of it was tested an exact grey (once the page is found
+        # colour, its pixels go untested: then not)
+        clean = test.doubts == doubts and not test.color
+        if known is not None and pos - start >= key_size and clean:
+            known.add(buf[start:pos])
+    if lines != height:
+        raise AnalysisError(f"raster page has {lines} lines, header says {height}")
+    return test.finish()
+
+
+#: translate table: 0 for a repeat-run code (0-127), 1 for a literal or fill code
+_LITERAL_OR_FILL = bytes(0 if code < 128 else 1 for code in range(256))
+#: translate table: the pixel count of a repeat-run code
+_REPEAT_PIXELS = bytes(min(code + 1, 255) for code in range(256))
+
+
+def _take_repeats(codes: bytes, repeats: int, left: int) -> tuple[int, int]:
+    """Of the first ``repeats`` runs (all repeat runs, with these ``codes``), how many
+    the line takes with ``left`` pixels to go, and their pixels: all of them, or up to
+    and including the first run that reaches ``left`` (more than ``left``: an overrun)."""
+    start, total, step = 0, 0, 64
+    while start < repeats:
+        stop = min(repeats, start + step)
+        chunk = codes[start:stop]
+        pixels = sum(chunk) + (stop - start)
+        if total + pixels >= left:
+            running = list(accumulate(chunk.translate(_REPEAT_PIXELS), initial=total))
+            taken = bisect_left(running, left)
+            return start + taken, running[taken]
+        total += pixels
+        start = stop
+        step *= 2
+    return repeats, total
+
+
+def _truncated(reader: _Reader) -> AnalysisError:
+    return AnalysisError(f"truncated raster data at byte {reader.offset + len(reader.buf)}")
+
+
+def _overrun(lines: int) -> AnalysisError:
+    return AnalysisError(f"raster line overruns its width at page line {lines}")
 
 
 #: 8-bit levels two channels may differ by and the pixel still be a grey (pdf.py's too).
 COLOR_TOLERANCE = 8
+#: channel bytes of 8-bit RGB pixels held back for one Pillow test
+_PENDING_LIMIT = 1 << 18
 
 
-def _color_test(page: _Page) -> Callable[[bytes], bool]:
-    if page.kind == "mono":
-        return lambda pixels: False
-    if page.bits_per_pixel // page.channels == 16:
-        return _color_test_16(page.kind, page.channels)
-    channels = page.channels
-    if page.kind == "rgb":
-        return _rgb_color_8
-    return lambda pixels: any(pixels[k::channels].strip(b"\x00") for k in range(3))
+class _ColourTest:
+    """The colour test of one page, fed the pixels the walk reads: a run of repeat runs
+    (each channel a strided slice of the compressed data) or a literal run's pixels."""
+
+    def __init__(self, page: _Page) -> None:
+        self.unit = (page.bits_per_pixel + 7) // 8
+        self.stride = self.unit + 1
+        self.deep = page.bits_per_pixel // page.channels == 16
+        self.kind = page.kind
+        self.color = False
+        self.doubts = 0  # how many times pixels were not all exactly grey (or inkless)
+        self._pending: list[tuple[bytes, bytes, bytes]] = []
+        self._pending_size = 0
+
+    def repeats(self, buf: bytes, start: int, end: int) -> None:
+        """The pixels of the repeat runs from ``start`` to ``end`` (``buf`` offsets)."""
+        if self.kind == "mono":
+            return
+        stride = self.stride
+        planes = [buf[start + 1 + k : end : stride] for k in range(self.unit)]
+        self._planes(planes, lambda: _interleave(planes, self.unit))
+
+    def literal(self, pixels: bytes) -> None:
+        if self.kind == "mono":
+            return
+        unit = self.unit
+        self._planes([pixels[k::unit] for k in range(unit)], lambda: pixels)
+
+    def _planes(self, planes: list[bytes], pixels: Callable[[], bytes]) -> None:
+        """``planes[k]`` is byte ``k`` of every pixel; ``pixels()`` the pixels whole."""
+        if self.kind == "cmyk":
+            # C, M or Y ink: a non-zero sample (16 bits: above 0xff, a non-zero high byte)
+            step = 2 if self.deep else 1
+            if any(plane.count(0) != len(plane) for plane in planes[0 : 3 * step : step]):
+                self.color = True
+                self.doubts += 1
+            return
+        if not self.deep:
+            red, green, blue = planes
+            if red == green == blue:
+                return
+            self.doubts += 1
+            self._pending.append((red, green, blue))
+            self._pending_size += len(red)
+            if self._pending_size >= _PENDING_LIMIT:
+                self._flush()
+            return
+        if planes[0] == planes[2] == planes[4] and planes[1] == planes[3] == planes[5]:
+            return
+        self.doubts += 1
+        if _rgb_color_16(pixels()):
+            self.color = True
+
+    def _flush(self) -> None:
+        if self._pending and not self.color:
+            red, green, blue = (b"".join(plane) for plane in zip(*self._pending, strict=True))
+            self.color = _rgb_spread_over(red, green, blue, COLOR_TOLERANCE)
+        self._pending = []
+        self._pending_size = 0
+
+    def finish(self) -> bool:
+        self._flush()
+        return self.color
 
 
-def _rgb_color_8(pixels: bytes) -> bool:
-    red, green, blue = pixels[0::3], pixels[1::3], pixels[2::3]
-    if red == green == blue:  # exact greys, the common case, at C speed
-        return False
+def _interleave(planes: list[bytes], unit: int) -> bytes:
+    pixels = bytearray(len(planes[0]) * unit)
+    for k, plane in enumerate(planes):
+        pixels[k::unit] = plane
+    return bytes(pixels)
+
+
+def _rgb_spread_over(red: bytes, green: bytes, blue: bytes, tolerance: int) -> bool:
+    """True when some pixel's largest channel exceeds its smallest by over ``tolerance``
+    (whole-image operations: lighter, darker, subtract, extrema)."""
+    size = (len(red), 1)
+    r, g, b = (Image.frombytes("L", size, plane) for plane in (red, green, blue))
+    high = ImageChops.lighter(ImageChops.lighter(r, g), b)
+    low = ImageChops.darker(ImageChops.darker(r, g), b)
+    extrema = ImageChops.subtract(high, low).getextrema()
+    return int(extrema[1]) > tolerance  # type: ignore[arg-type]
+
+
+def _rgb_color_16(pixels: bytes) -> bool:
+    """16-bit RGB samples, with the same tolerance in 8-bit levels (one level is 0x101)."""
+    values = array("H", pixels)
+    if sys.byteorder == "little":
+        values.byteswap()  # raster samples are big-endian
     return any(
-        max(rgb) - min(rgb) > COLOR_TOLERANCE for rgb in zip(red, green, blue, strict=True)
+        max(rgb) - min(rgb) > COLOR_TOLERANCE * 0x101
+        for rgb in zip(values[0::3], values[1::3], values[2::3], strict=True)
     )
-
-
-def _color_test_16(kind: str, channels: int) -> Callable[[bytes], bool]:
-    """16-bit samples, with the same tolerance in 8-bit levels (one level is 0x101)."""
-
-    def samples(pixels: bytes) -> array[int]:
-        values = array("H", pixels)
-        if sys.byteorder == "little":
-            values.byteswap()  # raster samples are big-endian
-        return values
-
-    if kind == "rgb":
-
-        def rgb(pixels: bytes) -> bool:
-            values = samples(pixels)
-            return any(
-                max(rgb) - min(rgb) > COLOR_TOLERANCE * 0x101
-                for rgb in zip(values[0::3], values[1::3], values[2::3], strict=True)
-            )
-
-        return rgb
-
-    def cmyk(pixels: bytes) -> bool:
-        values = samples(pixels)
-        return any(value > 0xFF for k in range(3) for value in values[k::channels])
-
-    return cmyk
 
 
 def _round(size: tuple[float, float]) -> tuple[float, float]:
