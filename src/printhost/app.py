@@ -246,6 +246,9 @@ def _http_servers(
             log_level="warning",
             access_log=False,
             timeout_keep_alive=int(config.server.request_timeout_seconds),
+            # uvicorn would believe X-Forwarded-* from every loopback client; printhost
+            # believes them from [server] trusted_proxies only (server/forwarded.py)
+            proxy_headers=False,
             limit_concurrency=1000,
         )
         uv_config.load()

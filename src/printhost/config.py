@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,12 @@ class ServerConfig:
     #: Allow HTTP Basic over plain HTTP from non-loopback clients (off: credentials must
     #: travel over TLS, as IPP-CLIENTS.md §8 advises).
     basic_over_plain_http: bool = False
+    #: Load balancers whose X-Forwarded-For/-Proto (and proxy_user_header) are believed:
+    #: addresses or networks ("10.0.0.5", "10.0.0.0/24"). Empty: no proxy is trusted.
+    trusted_proxies: tuple[str, ...] = ()
+    #: The header a trusted proxy sets after it authenticated the user (e.g.
+    #: "X-Forwarded-User"); that user owns the job. Empty: none.
+    proxy_user_header: str = ""
     max_request_bytes: int = 1 << 30
     #: Seconds a client may leave a connection idle or stall mid-request.
     request_timeout_seconds: float = 60.0
@@ -373,7 +380,26 @@ def _validated(config: Config) -> Config:
         parse_listen(addr)
     if (config.server.tls_cert is None) != (config.server.tls_key is None):
         raise ConfigError("server: tls_cert and tls_key go together")
+    _validate_proxies(config.server)
     return config
+
+
+_HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")  # RFC 9110 §5.6.2 token
+
+
+def _validate_proxies(server: ServerConfig) -> None:
+    for proxy in server.trusted_proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise ConfigError(
+                f"server.trusted_proxies: {proxy!r} is not an address or network"
+            ) from None
+    header = server.proxy_user_header
+    if header and not _HEADER_NAME.match(header):
+        raise ConfigError(f"server.proxy_user_header: {header!r} is not a header name")
+    if header and not server.trusted_proxies:
+        raise ConfigError("server.proxy_user_header: needs trusted_proxies (who may set it)")
 
 
 def _validate_routing(config: Config) -> None:

@@ -8,6 +8,7 @@ import ipaddress
 from starlette.requests import Request
 
 from printhost.auth import Principal, parse_basic
+from printhost.server.forwarded import proxy_user
 from printhost.server.services import Services
 
 
@@ -35,6 +36,16 @@ def credentials_refused(services: Services, request: Request) -> bool:
         and not is_loopback(request)
         and not services.config.server.basic_over_plain_http
     )
+
+
+async def proxy_principal(services: Services, request: Request) -> Principal | None:
+    """The user a trusted proxy authenticated (server/forwarded.py), with the role the
+    store gives them (``user`` when the store does not know them); None otherwise."""
+    name = proxy_user(request)
+    if name is None:
+        return None
+    user = await services.store.get_user(name)
+    return Principal(name=name, role=user.role if user else "user", authenticated=True)
 
 
 async def basic_user(services: Services, header: str) -> Principal | None:

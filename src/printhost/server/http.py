@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -25,7 +26,13 @@ from printhost.ipp.decoder import DecodeLimits, IppDecodeError, MessageDecoder
 from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Message
 from printhost.server import ipp_service, rest, web
-from printhost.server.callers import basic_user, client_host, credentials_refused
+from printhost.server.callers import (
+    basic_user,
+    client_host,
+    credentials_refused,
+    proxy_principal,
+)
+from printhost.server.forwarded import ForwardedMiddleware, via_proxy
 from printhost.server.reply import IppError
 from printhost.server.services import Services
 from printhost.server.uris import Uris
@@ -59,7 +66,17 @@ def create_app(services: Services, plain_port: int | None, tls_port: int | None)
         Route("/{path:path}", ipp, methods=["POST"]),
         Route("/{path:path}", web.status_page(services), methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    server = services.config.server
+    return Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                ForwardedMiddleware,
+                trusted=server.trusted_proxies,
+                user_header=server.proxy_user_header,
+            )
+        ],
+    )
 
 
 async def _ipp_endpoint(
@@ -182,6 +199,9 @@ async def _drain(body: AsyncIterator[bytes]) -> bool:
 
 
 async def _principal(services: Services, request: Request, message: Message) -> Principal:
+    proxied = await proxy_principal(services, request)
+    if proxied is not None:
+        return proxied  # the proxy proved who it is (invariant 4)
     header = request.headers.get("authorization")
     if header:
         return await _authenticated(services, request, header)
@@ -202,4 +222,9 @@ async def _authenticated(services: Services, request: Request, header: str) -> P
 def _uris(request: Request, plain_port: int | None, tls_port: int | None) -> Uris:
     host = request.url.hostname or "localhost"
     scheme = "ipps" if request.url.scheme == "https" else "ipp"
+    if via_proxy(request):
+        # The client reached the proxy, not us: its port (from Host) and scheme are the
+        # ones to hand out; our own ports mean nothing to it.
+        port = request.url.port or (443 if scheme == "ipps" else 80)
+        plain_port, tls_port = (None, port) if scheme == "ipps" else (port, None)
     return Uris(host=host, plain_port=plain_port, tls_port=tls_port, scheme=scheme)

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from printhost.auth import Principal
-from printhost.server.callers import basic_user, credentials_refused
+from printhost.server.callers import basic_user, credentials_refused, proxy_principal
 from printhost.server.rest_input import JSON_TYPE, ApiError
 from printhost.server.services import Services
 
@@ -61,6 +61,9 @@ class Caller:
 
 
 async def identify(services: Services, request: Request) -> Caller:
+    proxied = await proxy_principal(services, request)
+    if proxied is not None:
+        return Caller(principal=proxied)  # a trusted proxy authenticated the user
     header = request.headers.get("authorization", "")
     if not header:
         return Caller()
