@@ -1,10 +1,11 @@
 """The composition root: configuration in, a running server out. The only place that
 knows every concrete class; everything below it receives what it needs.
 
-Shutdown (SIGTERM/SIGINT) is orderly: stop accepting connections and let requests in
-flight finish (HTTP, then LPD), then stop the dispatcher (in-flight deliveries are
-cancelled and their leases released, so the next start resumes them), then close the
-store.
+Shutdown (SIGTERM/SIGINT) is orderly: readiness turns 503 at once (and, behind a load
+balancer, ``[server] drain_grace_seconds`` pass so it stops sending requests here), then
+stop accepting connections and let requests in flight finish (HTTP, then LPD), then
+stop the dispatcher (in-flight deliveries are cancelled and their leases released, so the
+next start resumes them), then close the store.
 """
 
 from __future__ import annotations
@@ -282,8 +283,13 @@ async def _run_until_signal(
             group.create_task(housekeeping.run(services)),
         ]
         await stop.wait()  # a failing server task cancels this wait (TaskGroup semantics)
+        services.draining = True  # readiness 503: load balancers take this node out
         if on_stop is not None:
             await on_stop()
+        grace = services.config.server.drain_grace_seconds
+        if grace > 0:
+            log.info("draining: %g s for load balancers to notice before closing", grace)
+            await asyncio.sleep(grace)
         log.info("shutting down: draining connections")
         for server, _ in servers:
             server.should_exit = True

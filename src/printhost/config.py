@@ -47,6 +47,9 @@ class ServerConfig:
     #: The header a trusted proxy sets after it authenticated the user (e.g.
     #: "X-Forwarded-User"); that user owns the job. Empty: none.
     proxy_user_header: str = ""
+    #: On SIGTERM, how long readiness says "draining" before connections close (behind a
+    #: load balancer: longer than its health-check interval). 0: close at once.
+    drain_grace_seconds: float = 0.0
     max_request_bytes: int = 1 << 30
     #: Seconds a client may leave a connection idle or stall mid-request.
     request_timeout_seconds: float = 60.0

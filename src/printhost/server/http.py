@@ -60,6 +60,8 @@ def create_app(services: Services, plain_port: int | None, tls_port: int | None)
 
     routes = [
         Route("/healthz", web.healthz(services), methods=["GET"]),
+        Route("/readyz", web.healthz(services), methods=["GET"]),
+        Route("/livez", web.livez, methods=["GET"]),
         Route("/icons/printer-{size:int}.png", web.icon, methods=["GET"]),
         Route("/", web.status_page(services), methods=["GET"]),
         rest.mount(services),  # /api/v1

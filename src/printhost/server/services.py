@@ -56,6 +56,8 @@ class Services:
     wake_dispatcher: Callable[[], None] = lambda: None
     #: Accounting (None when it is off): balances, reservations, settling.
     charges: Charges | None = None
+    #: Set on SIGTERM: readiness says 503 so load balancers stop sending work here.
+    draining: bool = False
 
     def up_time(self) -> int:
         """printer-up-time (RFC 8011 §5.4.29). Like CUPS we count on the epoch clock, so

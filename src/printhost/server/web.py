@@ -7,7 +7,9 @@ API and the full web UI come later. Job names and owners are shown only in aggre
 
 from __future__ import annotations
 
+import asyncio
 import html
+import logging
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
@@ -18,6 +20,8 @@ from printhost.ipp.constants import JobState
 from printhost.jobs.service import ACTIVE_STATES
 from printhost.server.icons import icon_png
 from printhost.server.services import Services
+
+log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -45,9 +49,30 @@ async def icon(request: Request) -> Response:
         return PlainTextResponse("no such icon\n", 404)
 
 
+#: How long readiness waits for the store before it says the node is not ready.
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+def livez(request: Request) -> Response:
+    """Liveness: the process answers HTTP (a load balancer or supervisor restarts it when
+    not). Touches nothing else."""
+    return PlainTextResponse("alive\n")
+
+
 def healthz(services: Services) -> Endpoint:
+    """Readiness (``/readyz``, and ``/healthz`` as before): 200 when this node takes work:
+    not draining (SIGTERM) and its store answers; else 503, saying which, so the load
+    balancer sends requests elsewhere."""
+
     async def endpoint(request: Request) -> Response:
-        await services.store.get_queue_state(services.queues.resolve(None))
+        if services.draining:
+            return PlainTextResponse("draining\n", 503)
+        try:
+            async with asyncio.timeout(READINESS_TIMEOUT_SECONDS):
+                await services.store.get_queue_state(services.queues.resolve(None))
+        except Exception as exc:  # any failure of the store means: not ready
+            log.warning("not ready: the store does not answer (%s)", type(exc).__name__)
+            return PlainTextResponse("store unavailable\n", 503)
         return PlainTextResponse("ok\n")
 
     return endpoint
