@@ -33,6 +33,7 @@ from typing import Any
 
 import httpx
 
+from printhost.client_transport import RoundRobinTransport
 from printhost.config import Config, parse_config, parse_listen
 
 log = logging.getLogger("printhost.agent")
@@ -248,7 +249,9 @@ async def run(options: AgentOptions) -> None:
     from printhost.app import serve
 
     config = agent_config(options)
-    async with httpx.AsyncClient(verify=options.verify) as client:
+    # every address the server's name has is tried in turn (client_transport.py)
+    transport = RoundRobinTransport(verify=options.verify)
+    async with httpx.AsyncClient(transport=transport) as client:
         reporter = PresenceReporter(client, options)
         try:
             async with asyncio.TaskGroup() as group:

@@ -23,6 +23,7 @@ from printhost.cli_accounts import register as register_accounts
 from printhost.cli_analysis import register as register_analysis
 from printhost.cli_capture import register as register_capture
 from printhost.cli_routing import register as register_routing
+from printhost.client_transport import RoundRobinTransport
 from printhost.config import ConfigError, load_config
 from printhost.ipp.constants import JobState, Operation, Status, Tag
 from printhost.ipp.model import Message
@@ -285,7 +286,8 @@ async def _call(
     if args.password:
         auth = (args.user, os.environ.get("PRINTHOST_PASSWORD") or getpass.getpass())
     # printhost's own certificate is self-signed by default (trust on first use)
-    async with httpx.AsyncClient(verify=False) as client:
+    # every address the server's name has is tried in turn (client_transport.py)
+    async with httpx.AsyncClient(transport=RoundRobinTransport(verify=False)) as client:
         response = await send_ipp(client, uri, request, document, auth=auth, timeout=60.0)
     status = Status(response.code) if response.code in Status._value2member_map_ else None
     if status is None or not status.is_success:

@@ -42,6 +42,7 @@ from pathlib import Path
 import httpx
 
 from printhost.capture import DEFAULT_MAX_CAPTURE_BYTES, Capture, CaptureExtractor
+from printhost.client_transport import RoundRobinTransport
 from printhost.ipp.constants import Operation, Status, Tag
 from printhost.ipp_client import IppClientError, new_request, send_ipp
 
@@ -267,7 +268,8 @@ async def _print_job(settings: _Settings, number: int, capture: Capture) -> obje
     op = request.operation_attributes
     op.add("job-name", Tag.NAME, settings.title or f"terminal capture {number}")
     op.add("document-format", Tag.MIME_MEDIA_TYPE, settings.document_format)
-    async with httpx.AsyncClient(verify=False) as client:  # self-signed by default, as cli.py
+    # self-signed by default, as cli.py; every address of the name is tried in turn
+    async with httpx.AsyncClient(transport=RoundRobinTransport(verify=False)) as client:
         response = await send_ipp(
             client,
             settings.server,

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 
+from printhost.client_transport import RoundRobinSyncTransport
 from printhost.config import DESKTOP
 from printhost.routing.defaults import COLOR_MODES, SIDES
 
@@ -193,7 +194,8 @@ def call(
     url = api_base(args.server) + path
     verify = tls_verify(args.cafile, args.insecure)
     try:
-        with httpx.Client(verify=verify, timeout=TIMEOUT) as client:
+        transport = RoundRobinSyncTransport(verify=verify)  # every address of the name
+        with httpx.Client(transport=transport, timeout=TIMEOUT) as client:
             response = client.request(method, url, auth=auth, headers=headers, **kwargs)
     except httpx.HTTPError as exc:
         raise ApiClientError(f"{url}: {type(exc).__name__}: {exc}") from None
