@@ -83,7 +83,8 @@ async def serve(
                 listener.port,
                 services.queues.resolve(None),
             )
-        lpd = await start_lpd_server(services)  # config.lpd.listen; empty: none
+        # config.lpd.listen (empty: none); LPD is intake, like IPP
+        lpd = await start_lpd_server(services, enabled="intake" in config.server.roles)
         try:
             await _run_until_signal(servers, dispatcher, services, lpd, on_stop)
         finally:
@@ -278,10 +279,12 @@ async def _run_until_signal(
         loop.add_signal_handler(sig, stop.set)
     async with asyncio.TaskGroup() as group:
         http = [group.create_task(server.serve(sockets=[lst.sock])) for server, lst in servers]
-        background = [
-            group.create_task(dispatcher.run()),
-            group.create_task(housekeeping.run(services)),
-        ]
+        background = []
+        if "dispatch" in services.config.server.roles:  # delivery and the chores behind it
+            background += [
+                group.create_task(dispatcher.run()),
+                group.create_task(housekeeping.run(services)),
+            ]
         await stop.wait()  # a failing server task cancels this wait (TaskGroup semantics)
         services.draining = True  # readiness 503: load balancers take this node out
         if on_stop is not None:

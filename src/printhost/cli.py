@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import getpass
 import logging
 import os
@@ -24,7 +25,7 @@ from printhost.cli_analysis import register as register_analysis
 from printhost.cli_capture import register as register_capture
 from printhost.cli_routing import register as register_routing
 from printhost.client_transport import RoundRobinTransport
-from printhost.config import ConfigError, load_config
+from printhost.config import NODE_ROLES, Config, ConfigError, load_config
 from printhost.ipp.constants import JobState, Operation, Status, Tag
 from printhost.ipp.model import Message
 from printhost.ipp_client import IppClientError, new_request, send_ipp
@@ -52,6 +53,12 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the print server")
     _config_option(serve)
+    serve.add_argument(
+        "--db", help="database URL (sqlite:///path, postgresql://...): overrides [storage]"
+    )
+    serve.add_argument(
+        "--role", help="this node's roles, comma-separated: intake,dispatch,web (default all)"
+    )
     serve.set_defaults(run=_serve)
     submit = commands.add_parser("submit", help="print a file")
     submit.add_argument("file", type=Path)
@@ -131,9 +138,28 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    config = load_config(args.config)
+    config = with_node_options(load_config(args.config), args.db, args.role)
     asyncio.run(serve(config))
     return 0
+
+
+def with_node_options(config: Config, db: str | None, roles: str | None) -> Config:
+    """``--db`` and ``--role`` override the file (one file can serve every node)."""
+    if db:
+        config = dataclasses.replace(
+            config, storage=dataclasses.replace(config.storage, database_url=db)
+        )
+    if roles:
+        chosen = tuple(r.strip() for r in roles.split(",") if r.strip())
+        unknown = sorted(set(chosen) - set(NODE_ROLES))
+        if unknown or not chosen:
+            raise ConfigError(
+                f"--role: {', '.join(unknown) or 'empty'}; choose from {', '.join(NODE_ROLES)}"
+            )
+        config = dataclasses.replace(
+            config, server=dataclasses.replace(config.server, roles=chosen)
+        )
+    return config
 
 
 def _user_add(args: argparse.Namespace) -> int:

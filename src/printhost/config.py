@@ -28,6 +28,7 @@ from printhost.rules.parse import parse_rules
 
 BACKEND_SCHEMES = ("ipp", "ipps", "socket", "lpd", "file")
 ROLES = ("user", "operator", "admin")
+NODE_ROLES = ("intake", "dispatch", "web")
 __all__ = ["NAME_RE", "ConfigError"]
 
 
@@ -50,6 +51,10 @@ class ServerConfig:
     #: On SIGTERM, how long readiness says "draining" before connections close (behind a
     #: load balancer: longer than its health-check interval). 0: close at once.
     drain_grace_seconds: float = 0.0
+    #: What this node does (a cluster may split them): intake (IPP and LPD job intake),
+    #: dispatch (routing, delivery, housekeeping), web (status page, REST API). Health
+    #: endpoints answer on every node.
+    roles: tuple[str, ...] = NODE_ROLES
     max_request_bytes: int = 1 << 30
     #: Seconds a client may leave a connection idle or stall mid-request.
     request_timeout_seconds: float = 60.0
@@ -384,6 +389,11 @@ def _validated(config: Config) -> Config:
     if (config.server.tls_cert is None) != (config.server.tls_key is None):
         raise ConfigError("server: tls_cert and tls_key go together")
     _validate_proxies(config.server)
+    unknown = sorted(set(config.server.roles) - set(NODE_ROLES))
+    if unknown or not config.server.roles:
+        raise ConfigError(
+            f"server.roles: {', '.join(unknown) or 'empty'}; choose from {', '.join(NODE_ROLES)}"
+        )
     return config
 
 

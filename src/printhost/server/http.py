@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from printhost.auth import Principal
 from printhost.ipp.constants import Status
@@ -58,17 +58,23 @@ def create_app(services: Services, plain_port: int | None, tls_port: int | None)
     async def ipp(request: Request) -> Response:
         return await _ipp_endpoint(services, request, plain_port, tls_port)
 
-    routes = [
+    server = services.config.server
+    # Health checks on every node; the rest by the node's roles (a cluster may split them).
+    routes: list[BaseRoute] = [
         Route("/healthz", web.healthz(services), methods=["GET"]),
         Route("/readyz", web.healthz(services), methods=["GET"]),
         Route("/livez", web.livez, methods=["GET"]),
-        Route("/icons/printer-{size:int}.png", web.icon, methods=["GET"]),
-        Route("/", web.status_page(services), methods=["GET"]),
-        rest.mount(services),  # /api/v1
-        Route("/{path:path}", ipp, methods=["POST"]),
-        Route("/{path:path}", web.status_page(services), methods=["GET"]),
     ]
-    server = services.config.server
+    if "web" in server.roles:
+        routes += [
+            Route("/icons/printer-{size:int}.png", web.icon, methods=["GET"]),
+            Route("/", web.status_page(services), methods=["GET"]),
+            rest.mount(services),  # /api/v1
+        ]
+    if "intake" in server.roles:
+        routes.append(Route("/{path:path}", ipp, methods=["POST"]))
+    if "web" in server.roles:
+        routes.append(Route("/{path:path}", web.status_page(services), methods=["GET"]))
     return Starlette(
         routes=routes,
         middleware=[

@@ -493,9 +493,10 @@ def _plain_address(host: str) -> str:
     return host
 
 
-async def start_lpd_server(services: Services) -> LpdServer:
+async def start_lpd_server(services: Services, *, enabled: bool = True) -> LpdServer:
     """The LPD server for ``services.config.lpd``, listening (no-op when ``listen`` is
-    empty)."""
+    empty, or not ``enabled``: a node without the intake role)."""
     server = LpdServer(services)
-    await server.start()
+    if enabled:
+        await server.start()
     return server
