@@ -27,11 +27,16 @@ CONFIG ?=
 # Debian packages the tests need: ipptool + its .test files (cups-ipp-utils),
 # lp/lpstat/cancel (cups-client), lpr/lpq/lprm speaking IPP (cups-bsd),
 # cupsd, cups-lpd and ippeveprinter (cups-daemon, cups), Ghostscript for the
-# sample documents, dbus-daemon for ippeveprinter, socat, openssl, venv.
+# sample documents, dbus-daemon for ippeveprinter, socat, openssl, venv,
+# and PostgreSQL's server programs (postgresql: initdb, postgres) for the store
+# contract on PostgreSQL, which starts private clusters of its own
+# (tests/support/postgres.py) and never uses a system-wide service; HAProxy
+# for the load-balancer tests (deploy/haproxy/), which run their own; unshare
+# (util-linux) for the DNS round-robin client test's private /etc/hosts.
 # Never add lprng: it conflicts with cups-client/cups-bsd (see IPP-CLIENTS.md).
 # Append with `DEB_PACKAGES += ...` in a Makefile that includes this one, or
 # on the command line.
-DEB_PACKAGES := cups-ipp-utils cups-client cups-bsd cups-daemon cups ghostscript dbus socat openssl python3-venv
+DEB_PACKAGES := cups-ipp-utils cups-client cups-bsd cups-daemon cups ghostscript dbus socat openssl python3-venv postgresql haproxy util-linux
 
 # The tests mostly wait: on sockets, on subprocesses (ipptool, lp, the
 # server under test, ippeveprinter, cupsd) and on servers' timers. Running

@@ -1,9 +1,10 @@
 """The store contract: behaviour every ``Store`` implementation must show.
 
-Written against the ``Store`` protocol only. The ``backend`` fixture is parametrised over
-the implementations (SQLite in a temp dir for now; PostgreSQL joins later) and hands out
-store handles on one database: several handles stand for several nodes (or processes)
-sharing it, which is what the claim tests need.
+Written against the ``Store`` protocol only. The ``open_store`` fixture is parametrised
+over the implementations (SQLite in a temp dir; PostgreSQL on a private per-session
+cluster, a fresh database per test) and hands out store handles on one database: several
+handles stand for several nodes (or processes) sharing it, which is what the claim tests
+need.
 """
 
 from __future__ import annotations

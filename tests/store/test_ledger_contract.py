@@ -2,7 +2,7 @@
 
 Written against the ``Store`` protocol only, with the same kind of ``open_store`` fixture
 as ``test_contract.py`` (handles on one fresh database; several handles stand for several
-nodes). When PostgreSQL joins ``BACKENDS`` there, add it here too.
+nodes), so it runs on every backend in ``conftest.BACKENDS``: SQLite and PostgreSQL.
 """
 
 from __future__ import annotations

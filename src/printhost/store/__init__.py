@@ -12,7 +12,10 @@ async def open_store(database_url: str) -> Store:
     """Open (migrating first) the store at ``database_url``.
 
     ``sqlite:///path`` (any sqlite driver name is accepted: ``sqlite+aiosqlite://``,
-    ``sqlite+pysqlite://``) is the embedded store. PostgreSQL is not implemented yet.
+    ``sqlite+pysqlite://``) is the embedded store. ``postgresql://user:pw@host/db`` (or
+    ``postgresql+psycopg://``; any PostgreSQL driver name runs on psycopg 3) is the cluster
+    store, which any number of nodes may share. Both migrate the database to the newest
+    schema first; several nodes starting at once is safe.
     """
     # Imported here so that importing printhost.store.base stays free of SQLAlchemy.
     from sqlalchemy import make_url
@@ -28,7 +31,11 @@ async def open_store(database_url: str) -> Store:
         from printhost.store.sqlite import SqliteStore
 
         return await SqliteStore.open(database_url)
+    if backend == "postgresql":
+        from printhost.store.postgres import PostgresStore
+
+        return await PostgresStore.open(database_url)
     raise ValueError(
         f"unsupported database {backend!r} in {url.render_as_string(hide_password=True)}: "
-        "printhost supports sqlite:///path (PostgreSQL is not implemented yet)"
+        "printhost supports sqlite:///path and postgresql://user@host/database"
     )

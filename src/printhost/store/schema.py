@@ -10,7 +10,12 @@ Conventions:
   schema works on SQLite and PostgreSQL without array types.
 - ``jobs``, ``events`` and ``subscriptions`` use AUTOINCREMENT on SQLite, so an id is never
   reused after a row is deleted: a client holding job-id 41 must never see another job 41,
-  and a notification sequence number must never go backwards.
+  and a notification sequence number must never go backwards. On PostgreSQL these keys are
+  ``SERIAL`` (a sequence), which never hands a value out twice either. (A sequence hands
+  values out in INSERT order, not COMMIT order: see ``postgres.py`` for how event seqs are
+  kept in commit order.)
+- Types map one to one: ``LargeBinary`` is BLOB on SQLite and ``bytea`` on PostgreSQL,
+  ``Float`` is REAL / ``double precision``, ``Boolean`` is 0/1 / ``boolean``.
 - Index for the dispatcher's claim: ``(state, priority DESC, id)``. The claim filters on
   state and walks jobs in queue order until one passes the remaining checks (not open,
   attempt due, lease free, queue not paused), so with this index it reads the first few

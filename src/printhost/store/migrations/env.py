@@ -2,8 +2,11 @@
 
 ``printhost.store.migrate.upgrade`` runs the history programmatically and hands over an
 open connection in ``config.attributes["connection"]``; that connection takes the database
-write lock when it begins (``BEGIN IMMEDIATE`` on SQLite), so when several processes start
-at once one migrates and the others wait and then find nothing to do. Run from the
+write lock when it begins (``BEGIN IMMEDIATE`` on SQLite; on PostgreSQL a transaction-level
+advisory lock taken before Alembic reads anything), so when several processes start at
+once one migrates and the others wait and then find nothing to do. The one history runs
+on both databases: ``batch_alter_table`` rebuilds tables on SQLite and is plain
+``ALTER TABLE`` on PostgreSQL. Run from the
 ``alembic`` command line instead, the URL comes from ``sqlalchemy.url``.
 """
 

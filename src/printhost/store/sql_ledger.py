@@ -1,14 +1,19 @@
-"""The SQLite store's ledger tables: accounts, transactions, postings and reservations.
+"""The SQL store's ledger tables: accounts, transactions, postings and reservations.
 
-A mixin of ``SqliteStore`` (split out by concern, like ``sqlite_routing``). It uses the
-store's ``_read``/``_write``, so every method that writes is one transaction on the
-writer thread (``BEGIN IMMEDIATE``, one SAVEPOINT per call).
+A mixin of ``SqlStore`` (split out by concern, like ``sql_routing``). It uses the store's
+``_read``/``_write``, so every method that writes is one transaction: on SQLite on the
+writer thread (``BEGIN IMMEDIATE``, one SAVEPOINT per call), on PostgreSQL one pooled
+connection's transaction.
 
 Theory of operation: balances are never stored, only postings; a balance is a SUM over
 them. ``reserve`` reads the available balance, decides (``ledger.decide_reservation``)
-and writes the reservation and its postings inside one write transaction, and writes are
-serialised, so no two reservations can both spend the same money: concurrent jobs against
-one small balance never overdraw beyond the overdraft limit. Each reservation step moves
+and writes the reservation and its postings inside one write transaction, and such steps on one
+account never interleave (SQLite runs one write at a time; on PostgreSQL they hold the
+account's lock, ``sql_dialect.lock_account``), so no two reservations can both spend the
+same money: concurrent jobs against one small balance never overdraw beyond the overdraft
+limit. A step on an existing reservation reads its row ``FOR UPDATE`` (PostgreSQL waits
+for, then sees, a concurrent step's commit), so two nodes committing one job's charge
+at once post it once. Each reservation step moves
 the reservation row and posts its transaction(s) together, so a crash leaves either both
 or neither; after a restart ``list_reservations(RESERVED)`` finds what is still open, and
 ``commit_reservation`` / ``release_reservation`` are idempotent by job id: a step repeated
@@ -47,7 +52,7 @@ from printhost.store.schema import (
     ledger_transactions,
     reservations,
 )
-from printhost.store.sqlite_upsert import upsert
+from printhost.store.sql_dialect import lock_account, upsert
 
 T = TypeVar("T")
 
@@ -70,11 +75,10 @@ class LedgerTables:
             "overdraft_cents": account.overdraft.cents,
             "created_at": account.created_at,
         }
-        account_row = upsert(accounts, values)
         members = [{"account": account.name, "user": u} for u in sorted(set(account.members))]
 
         def work(conn: Connection) -> None:
-            conn.execute(account_row)
+            conn.execute(upsert(conn, accounts, values))
             conn.execute(delete(account_members).where(account_members.c.account == account.name))
             if members:
                 conn.execute(insert(account_members), members)
@@ -97,6 +101,7 @@ class LedgerTables:
         }
 
         def work(conn: Connection) -> bool:
+            lock_account(conn, account.name)
             exists = conn.execute(select(accounts.c.name).where(accounts.c.name == account.name))
             if exists.first() is not None:
                 return False
@@ -146,6 +151,7 @@ class LedgerTables:
         plan: Callable[[Money, list[Transaction]], NewTransaction | None],
     ) -> Transaction | None:
         def work(conn: Connection) -> Transaction | None:
+            lock_account(conn, account)
             posted = select(ledger_postings.c.transaction_id).where(
                 ledger_postings.c.account == account
             )
@@ -188,7 +194,8 @@ class LedgerTables:
         transaction = ledger.reserve(account, amount, time=time, job_id=job_id, reason=reason)
 
         def work(conn: Connection) -> Reservation | Refused:
-            existing = _reservation(conn, job_id)
+            lock_account(conn, account)
+            existing = _reservation(conn, job_id, lock=True)
             if existing is not None and existing.state is ReservationState.RESERVED:
                 return _repeated_reserve(existing, account, amount)
             row = conn.execute(select(accounts).where(accounts.c.name == account)).first()
@@ -213,7 +220,7 @@ class LedgerTables:
         self, job_id: JobId, *, time: float, reason: str = "", charged: Money | None = None
     ) -> Reservation | None:
         def work(conn: Connection) -> Reservation | None:
-            found = _reservation(conn, job_id)
+            found = _reservation(conn, job_id, lock=True)
             if found is None or found.state is not ReservationState.RESERVED:
                 return found  # absent, or resolved already: a repeat posts nothing
             cost = found.amount if charged is None else charged
@@ -233,7 +240,7 @@ class LedgerTables:
         self, job_id: JobId, *, time: float, reason: str = ""
     ) -> Reservation | None:
         def work(conn: Connection) -> Reservation | None:
-            found = _reservation(conn, job_id)
+            found = _reservation(conn, job_id, lock=True)
             if found is None or found.state is not ReservationState.RESERVED:
                 return found
             tx_id = _insert_transaction(conn, ledger.release(found, time=time, reason=reason))
@@ -248,7 +255,7 @@ class LedgerTables:
         self, job_id: JobId, amount: Money, *, time: float, reason: str = ""
     ) -> Reservation | None:
         def work(conn: Connection) -> Reservation | None:
-            found = _reservation(conn, job_id)
+            found = _reservation(conn, job_id, lock=True)
             if found is None:
                 return None
             _insert_transaction(conn, ledger.refund(found, amount, time=time, reason=reason))
@@ -354,8 +361,11 @@ def _accounts(conn: Connection, where: Any) -> list[Account]:
     ]
 
 
-def _reservation(conn: Connection, job_id: JobId) -> Reservation | None:
-    row = conn.execute(select(reservations).where(reservations.c.job_id == job_id)).first()
+def _reservation(conn: Connection, job_id: JobId, *, lock: bool = False) -> Reservation | None:
+    stmt = select(reservations).where(reservations.c.job_id == job_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    row = conn.execute(stmt).first()
     return None if row is None else _reservation_record(row)
 
 

@@ -1,8 +1,8 @@
-"""The SQLite store's routing tables: user preferences, presence and desktop agents.
+"""The SQL store's routing tables: user preferences, presence and desktop agents.
 
-A mixin of ``SqliteStore`` (split out by concern: sqlite.py holds jobs, queues and events).
-It uses the store's ``_read``/``_write``, so writes share its writer thread and group
-commit.
+A mixin of ``SqlStore`` (split out by concern: sql.py holds jobs, queues and events).
+It uses the store's ``_read``/``_write``, so each write is one transaction of the store's
+(on SQLite: on its writer thread, with group commit).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from printhost.store.base import (
     UserPreferences,
 )
 from printhost.store.schema import agents, presence, user_preferences
-from printhost.store.sqlite_upsert import upsert
+from printhost.store.sql_dialect import upsert
 
 T = TypeVar("T")
 InsertEvent = Callable[[Connection, NewEvent], Any]
@@ -53,18 +53,19 @@ class RoutingTables:
             "location": prefs.location,
             "updated_at": prefs.updated_at,
         }
-        stmt = upsert(user_preferences, values, ("user",))
 
         def work(conn: Connection) -> None:
-            conn.execute(stmt)
+            conn.execute(upsert(conn, user_preferences, values, ("user",)))
             self._insert_plain_event(conn, event)
 
         await self._write(work)
 
     # --- presence ------------------------------------------------------------------------
     async def put_presence(self, record: PresenceRecord) -> None:
-        stmt = upsert(presence, dataclasses.asdict(record), ("user", "host"))
-        await self._write(lambda conn: conn.execute(stmt))
+        values = dataclasses.asdict(record)
+        await self._write(
+            lambda conn: conn.execute(upsert(conn, presence, values, ("user", "host")))
+        )
 
     async def delete_presence(self, user: str, host: str) -> None:
         stmt = delete(presence).where(presence.c.user == user, presence.c.host == host)
@@ -82,8 +83,7 @@ class RoutingTables:
     async def put_agent(self, agent: AgentRecord) -> None:
         # Host names are case-insensitive (RFC 4343): one agent per host however spelt.
         values = {**dataclasses.asdict(agent), "host": agent.host.lower()}
-        stmt = upsert(agents, values, ("host",))
-        await self._write(lambda conn: conn.execute(stmt))
+        await self._write(lambda conn: conn.execute(upsert(conn, agents, values, ("host",))))
 
     async def get_agent(self, host: str) -> AgentRecord | None:
         stmt = select(agents).where(agents.c.host == host.lower())
