@@ -64,6 +64,10 @@ class ServerConfig:
 class StorageConfig:
     state_dir: Path = Path("var")
     database_url: str = ""  # empty: sqlite in state_dir
+    #: Where documents are spooled; empty: <state_dir>/spool. Several nodes on one
+    #: database must share it (a shared file system every node mounts at this path), so
+    #: every node can deliver every job.
+    spool: Path | None = None
 
     @property
     def effective_database_url(self) -> str:
@@ -71,7 +75,7 @@ class StorageConfig:
 
     @property
     def spool_dir(self) -> Path:
-        return self.state_dir / "spool"
+        return self.spool or self.state_dir / "spool"
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +327,7 @@ def _with_defaults(config: Config, base: Path) -> Config:
     state_dir = config.storage.state_dir
     if not state_dir.is_absolute():
         state_dir = base / state_dir
-    storage = StorageConfig(state_dir=state_dir, database_url=config.storage.database_url)
+    storage = dataclasses.replace(config.storage, state_dir=state_dir)
     printers = config.printers or (
         PrinterConfig(
             name="virtual",
@@ -575,7 +579,7 @@ def _convert(key: str, default: Any, value: Any, base: Path) -> Any:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{key}: expected an array of strings")
         return tuple(value)
-    if isinstance(default, Path) or key.endswith(("tls_cert", "tls_key")):
+    if isinstance(default, Path) or key.endswith(("tls_cert", "tls_key", "storage.spool")):
         text = _expect(str, key, value)
         if not text and default is None:
             return None  # "" means unset (generate a self-signed certificate)

@@ -83,3 +83,12 @@ def test_db_and_role_options_override_the_file(tmp_path: Path) -> None:
         parse_config({"server": {"roles": ["spool"]}}, base=tmp_path)
     with pytest.raises(ConfigError, match=r"server\.roles: empty"):
         parse_config({"server": {"roles": []}}, base=tmp_path)
+
+
+def test_a_shared_spool_directory_may_be_configured(tmp_path: Path) -> None:
+    shared = parse_config({"storage": {"spool": "/mnt/shared/spool"}}, base=tmp_path)
+    assert shared.storage.spool_dir == Path("/mnt/shared/spool")
+    relative = parse_config({"storage": {"spool": "spool-here"}}, base=tmp_path)
+    assert relative.storage.spool_dir == tmp_path / "spool-here"
+    default = parse_config({}, base=tmp_path)
+    assert default.storage.spool_dir == tmp_path / "var" / "spool"
