@@ -117,6 +117,19 @@ class PostgresCluster:
 
     def stop(self) -> None:
         """Fast shutdown by PID (SIGINT), SIGKILL after STOP_TIMEOUT; remove the directory."""
+        self._halt()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def restart(self, down_seconds: float = 0.0) -> None:
+        """Stop the server (fast shutdown, by PID), stay down ``down_seconds``, start it
+        again on the same data directory and port (clients reconnect by themselves)."""
+        self._halt()
+        time.sleep(down_seconds)
+        bin_dir = find_bin_dir()
+        restarted = _start(bin_dir, self.root, _unprivileged_user(), port=self.port)
+        self.process = restarted.process
+
+    def _halt(self) -> None:
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.process.pid, signal.SIGINT)
@@ -125,7 +138,6 @@ class PostgresCluster:
             except subprocess.TimeoutExpired:
                 os.kill(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        shutil.rmtree(self.root, ignore_errors=True)
 
     def _make_template(self) -> None:
         # Imported here: the helper itself needs only psycopg.
@@ -187,8 +199,10 @@ def _initdb(bin_dir: Path, root: Path, as_user: str | None) -> None:
         raise PostgresError(f"initdb failed ({result.returncode}):\n{output[-4000:]}")
 
 
-def _start(bin_dir: Path, root: Path, as_user: str | None) -> PostgresCluster:
-    port = _free_port()
+def _start(
+    bin_dir: Path, root: Path, as_user: str | None, *, port: int | None = None
+) -> PostgresCluster:
+    port = port or _free_port()
     command = [
         str(bin_dir / "postgres"),
         "-D",

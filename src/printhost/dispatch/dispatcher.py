@@ -58,6 +58,7 @@ from printhost.judge.analyser import Analyser
 from printhost.judge.modification import forced_needs, judged, note, with_forced_attributes
 from printhost.judge.records import Decision
 from printhost.judge.stage import SETTLED, WAIT, JudgeStage
+from printhost.outage import is_store_outage, riding_out_outages, suppressed_outage
 from printhost.routing import names
 from printhost.routing.facts import RoutingPass
 from printhost.routing.recent import RecentDeliveries
@@ -159,12 +160,14 @@ class Dispatcher:
         """Runs until cancelled; on cancellation in-flight deliveries are cancelled and
         their leases released, so another node (or the next start) resumes them."""
         async with asyncio.TaskGroup() as group:
-            helpers = [group.create_task(self._health.run())]
+            helpers = [group.create_task(riding_out_outages("prober", self._health.run))]
             if self._analyser is not None:
-                helpers.append(group.create_task(self._analyser.run()))
+                analyser = self._analyser
+                helpers.append(group.create_task(riding_out_outages("analyser", analyser.run)))
             try:
                 while True:
-                    await self._claim_all(group)
+                    with suppressed_outage("dispatcher"):  # the store restarting: next pass
+                        await self._claim_all(group)
                     await self._sleep()
             finally:
                 for helper in helpers:
@@ -311,17 +314,15 @@ class Dispatcher:
             await self._deliver(job, target)
         except asyncio.CancelledError:
             log.info("delivery of job %s stopped", job.id)
-            await self._cancel_at_printer(job.id, target.uri)
-        except Exception:
-            log.exception("delivery of job %s failed unexpectedly", job.id)
-            await self._record(
-                job,
-                DeliveryResult(Outcome.RETRY, "printer-stopped", "internal error while delivering"),
-            )
-            # Not the printer's fault, so it is not marked down; a pause keeps a bug that
-            # strikes every attempt from spinning (the job keeps its place in line).
-            later = {"next_attempt_at": self._clock.now() + INTERNAL_ERROR_PAUSE_SECONDS}
-            await self._store.update_job(job.id, later)
+            with suppressed_outage(f"cancelling job {job.id} at its printer"):
+                await self._cancel_at_printer(job.id, target.uri)
+        except Exception as exc:
+            if is_store_outage(exc):
+                # Its lease runs out and a node (maybe this one) resumes it, asking the
+                # printer first whether it has it (invariant 2).
+                log.warning("delivery of job %s: the store became unreachable", job.id)
+            else:
+                await self._internal_error(job)
         finally:
             renewer.cancel()
             self._renewers.pop(job.id, None)
@@ -330,8 +331,21 @@ class Dispatcher:
             if job.id in self._settled:
                 self._settled.discard(job.id)  # no second write: each costs an fsync
             else:
-                await self._store.release_lease(job.id, self.node)
+                with suppressed_outage(f"releasing the lease of job {job.id}"):
+                    await self._store.release_lease(job.id, self.node)
             self.wake()
+
+    async def _internal_error(self, job: JobRecord) -> None:
+        log.exception("delivery of job %s failed unexpectedly", job.id)
+        with suppressed_outage(f"recording the failure of job {job.id}"):
+            await self._record(
+                job,
+                DeliveryResult(Outcome.RETRY, "printer-stopped", "internal error while delivering"),
+            )
+            # Not the printer's fault, so it is not marked down; a pause keeps a bug that
+            # strikes every attempt from spinning (the job keeps its place in line).
+            later = {"next_attempt_at": self._clock.now() + INTERNAL_ERROR_PAUSE_SECONDS}
+            await self._store.update_job(job.id, later)
 
     async def _deliver(self, job: JobRecord, target: Target) -> None:
         uri = target.uri
@@ -442,7 +456,14 @@ class Dispatcher:
         while True:
             await asyncio.sleep(interval)
             until = self._clock.now() + self._delivery.lease_seconds
-            if not await self._store.renew_lease(job_id, self.node, until):
+            try:
+                renewed = await self._store.renew_lease(job_id, self.node, until)
+            except Exception as exc:
+                if not is_store_outage(exc):
+                    raise
+                log.warning("renewing the lease of job %s: the store is unreachable", job_id)
+                continue  # the delivery goes on; the next renewal may reach the store
+            if not renewed:
                 log.warning("lost the lease on job %s", job_id)
                 self.stop_delivery(job_id)
                 return

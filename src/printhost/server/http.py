@@ -25,6 +25,7 @@ from printhost.ipp.constants import Status
 from printhost.ipp.decoder import DecodeLimits, IppDecodeError, MessageDecoder
 from printhost.ipp.encoder import encode_message
 from printhost.ipp.model import Message
+from printhost.outage import is_store_outage
 from printhost.server import ipp_service, rest, web
 from printhost.server.callers import (
     basic_user,
@@ -97,11 +98,17 @@ async def _ipp_endpoint(
         server = services.config.server
         body = _timed(request.stream(), server.request_timeout_seconds, server.max_request_bytes)
         message, leftover = await _read_header(body)
-        principal = await _principal(services, request, message)
         uris = _uris(request, plain_port, tls_port)
-        response = await _handle(
-            services, message, principal, uris, _chain(leftover, body), client_host(request)
-        )
+        try:
+            principal = await _principal(services, request, message)
+        except Exception as exc:  # the user lookup needs the store
+            if not is_store_outage(exc):
+                raise
+            response = _unavailable(message)
+        else:
+            response = await _handle(
+                services, message, principal, uris, _chain(leftover, body), client_host(request)
+            )
         headers = CHALLENGE if response.code == Status.CLIENT_ERROR_NOT_AUTHENTICATED else {}
         close = not await _drain(body)
         if close:
@@ -128,11 +135,23 @@ async def _handle(
         return await ipp_service.handle(services, message, principal, uris, body, client_host)
     except (TimeoutError, HttpError):
         raise
-    except Exception:
+    except Exception as exc:
+        if is_store_outage(exc):
+            return _unavailable(message)
         log.exception("internal error in operation 0x%04x", message.code)
         return ipp_service.error_response(
             message, IppError(Status.SERVER_ERROR_INTERNAL_ERROR, "internal error (logged)"), []
         )
+
+
+def _unavailable(message: Message) -> Message:
+    """The store is unreachable (e.g. PostgreSQL restarting): a status clients retry
+    (RFC 8011 §13.1.5.2). Nothing was acknowledged, so nothing is lost."""
+    log.warning("operation 0x%04x refused: the store is unreachable", message.code)
+    error = IppError(
+        Status.SERVER_ERROR_SERVICE_UNAVAILABLE, "the job store is unavailable; try again"
+    )
+    return ipp_service.error_response(message, error, [])
 
 
 def _encode(request: Message, response: Message) -> bytes:
