@@ -23,10 +23,12 @@ from urllib.parse import unquote, urlsplit
 
 import uvicorn
 
-from printhost import housekeeping
+from printhost import __version__, housekeeping
 from printhost.accounting.charges import Charges
 from printhost.auth import hash_password, verify_password
 from printhost.clock import Clock, SystemClock
+from printhost.cluster.nodes import Heartbeat
+from printhost.cluster.settings import advertised_url
 from printhost.config import Config, parse_listen
 from printhost.dispatch.dispatcher import Dispatcher
 from printhost.jobs.model import JobId, JobRecord
@@ -85,10 +87,34 @@ async def serve(
             )
         # config.lpd.listen (empty: none); LPD is intake, like IPP
         lpd = await start_lpd_server(services, enabled="intake" in config.server.roles)
+        heartbeat = _heartbeat(config, services, dispatcher, listeners)
         try:
-            await _run_until_signal(servers, dispatcher, services, lpd, on_stop)
+            await _run_until_signal(servers, dispatcher, services, lpd, heartbeat, on_stop)
         finally:
             await lpd.aclose()  # already closed on an orderly shutdown
+            await heartbeat.stop()  # "stopped" in the nodes table, before the store closes
+
+
+def _heartbeat(
+    config: Config, services: Services, dispatcher: Dispatcher, listeners: list[Listener]
+) -> Heartbeat:
+    """This node's record in the nodes table (printhost nodes, /api/v1/nodes)."""
+    first = listeners[0] if listeners else None
+    host = str(first.sock.getsockname()[0]) if first else "localhost"
+    address = advertised_url(
+        config.cluster, host, first.port if first else 0, tls=bool(first and first.tls)
+    )
+    return Heartbeat(
+        services.store,
+        services.clock,
+        name=dispatcher.node,
+        address=address,
+        roles=config.server.roles,
+        version=__version__,
+        interval=config.cluster.heartbeat_seconds,
+        load=lambda: {"deliveries": dispatcher.in_flight, "workers": config.delivery.workers},
+        started_at=services.started_at,
+    )
 
 
 def _make_output_dirs(config: Config) -> None:
@@ -271,6 +297,7 @@ async def _run_until_signal(
     dispatcher: Dispatcher,
     services: Services,
     lpd: LpdServer,
+    heartbeat: Heartbeat,
     on_stop: Callable[[], Awaitable[None]] | None,
 ) -> None:
     stop = asyncio.Event()
@@ -279,7 +306,7 @@ async def _run_until_signal(
         loop.add_signal_handler(sig, stop.set)
     async with asyncio.TaskGroup() as group:
         http = [group.create_task(server.serve(sockets=[lst.sock])) for server, lst in servers]
-        background = []
+        background = [group.create_task(heartbeat.run())]
         if "dispatch" in services.config.server.roles:  # delivery and the chores behind it
             background += [
                 group.create_task(dispatcher.run()),
@@ -287,6 +314,7 @@ async def _run_until_signal(
             ]
         await stop.wait()  # a failing server task cancels this wait (TaskGroup semantics)
         services.draining = True  # readiness 503: load balancers take this node out
+        heartbeat.drain()  # and the nodes table says so
         if on_stop is not None:
             await on_stop()
         grace = services.config.server.drain_grace_seconds

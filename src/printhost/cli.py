@@ -23,6 +23,7 @@ import httpx
 from printhost.cli_accounts import register as register_accounts
 from printhost.cli_analysis import register as register_analysis
 from printhost.cli_capture import register as register_capture
+from printhost.cli_nodes import register as register_nodes
 from printhost.cli_routing import register as register_routing
 from printhost.client_transport import RoundRobinTransport
 from printhost.config import NODE_ROLES, Config, ConfigError, load_config
@@ -98,6 +99,7 @@ def _parser() -> argparse.ArgumentParser:
     register_routing(commands)
     register_accounts(commands)
     register_analysis(commands)
+    register_nodes(commands)
     return parser
 
 

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from printhost import banner
 from printhost.accounting.settings import AccountingConfig, parse_accounting
+from printhost.cluster.settings import ClusterConfig, parse_cluster
 from printhost.config_base import NAME_RE, ConfigError
 from printhost.rules.model import Rule
 from printhost.rules.parse import parse_rules
@@ -235,6 +236,8 @@ class Config:
     #: Print policy, tried in order (rules/parse.py); applied when accounting is enabled.
     rules: tuple[Rule, ...] = ()
     accounting: AccountingConfig = field(default_factory=AccountingConfig)
+    #: Several nodes on one database: heartbeats and when a silent node counts as dead.
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def groups_by_user(self) -> dict[str, tuple[str, ...]]:
         """Each user named in a group, with the groups they are in."""
@@ -283,7 +286,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
         {
             "server", "storage", "jobs", "delivery", "printers", "queues", "users",
             "default_queue", "pools", "routing", "mappings", "lpd", "groups", "rules",
-            "accounting", "costs", "accounts", "allocations",
+            "accounting", "costs", "accounts", "allocations", "cluster",
         },
     )  # fmt: skip
     config = Config(
@@ -304,6 +307,7 @@ def parse_config(data: Mapping[str, Any], base: Path) -> Config:
         accounting=parse_accounting(
             data.get("accounting"), data.get("costs"), data.get("accounts"), data.get("allocations")
         ),
+        cluster=parse_cluster(data.get("cluster")),
     )
     return _validated(_with_defaults(config, base))
 

@@ -17,6 +17,7 @@ started here is stopped by its PID.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import random
@@ -34,6 +35,9 @@ from peers.haproxy import HAProxy
 from peers.ippeveprinter import IppEvePrinter
 from support.postgres import PostgresCluster, start_cluster
 from support.server import PrinthostServer
+
+from printhost.cluster.nodes import node_state
+from printhost.store import open_store
 
 from .delivery_helpers import FAST_DELIVERY, FAST_PROBE, printed_names
 
@@ -152,6 +156,16 @@ def _cluster(
     return nodes, printers, database
 
 
+async def _node_states(url: str) -> list[str]:
+    """What the nodes table says of each node (printhost nodes reads the same)."""
+    store = await open_store(url)
+    try:
+        now = time.time()
+        return [str(node_state(n, now, 10.0)) for n in await store.list_nodes()]
+    finally:
+        await store.close()
+
+
 def _printed(printers: list[IppEvePrinter]) -> Counter[str]:
     total: Counter[str] = Counter()
     for printer in printers:
@@ -199,6 +213,8 @@ def test_nodes_killed_under_load_lose_and_double_nothing(
         doubled = {name: n for name, n in printed.items() if n > 1}
         assert not doubled, doubled
         _only_retryable(load.failures)
+        states = asyncio.run(_node_states(nodes[0].settings["storage"]["database_url"]))
+        assert states.count("up") == NODES, states  # the killed instances went silent
         print(
             f"{kills} kills: {len(load.acked)} acknowledged, all printed once; "
             f"{len(load.failures)} retryable failures"

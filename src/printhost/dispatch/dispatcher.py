@@ -150,6 +150,11 @@ class Dispatcher:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def in_flight(self) -> int:
+        """Deliveries running now (this node's load, for its heartbeat)."""
+        return len(self._tasks)
+
     def stop_delivery(self, job_id: JobId) -> None:
         task = self._tasks.get(job_id)
         if task is not None:

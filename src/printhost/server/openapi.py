@@ -334,6 +334,36 @@ _SCHEMAS: dict[str, Any] = {
             ),
         },
     },
+    "Node": {
+        "type": "object",
+        "description": "A printhost process sharing the store, as its heartbeat last said",
+        "properties": {
+            "name": {"type": "string", "description": "also the owner of its job leases"},
+            "address": {
+                "type": "string",
+                "description": 'the URL it is reached at ([cluster] advertise); "" = unknown',
+            },
+            "roles": {"type": "array", "items": {"enum": ["intake", "dispatch", "web"]}},
+            "version": {"type": "string", "description": "its printhost version"},
+            "state": {
+                "enum": ["up", "draining", "stopped", "dead"],
+                "description": "dead: no heartbeat for [cluster] dead_after_seconds (it "
+                "did not stop in order); draining: finishing its work after SIGTERM",
+            },
+            "load": {
+                "type": "object",
+                "additionalProperties": {"type": "integer"},
+                "description": 'counters, e.g. {"deliveries": 3, "workers": 8}',
+            },
+            "started_at": {"type": "number", "description": "seconds since the epoch"},
+            "heartbeat_at": {"type": "number", "description": "its last heartbeat"},
+            "seconds_since_heartbeat": {
+                "type": "number",
+                "minimum": 0,
+                "description": "by the answering node's clock",
+            },
+        },
+    },
 }
 
 _PATHS: dict[str, Any] = {
@@ -530,6 +560,18 @@ _PATHS: dict[str, Any] = {
             },
         },
     },
+    "/nodes": {
+        "get": {
+            "summary": "The cluster's nodes: address, roles, state and load (operators, admins)",
+            "description": "Every node sharing the store, by name, stopped and dead ones "
+            "included until they have been silent for a day.",
+            "security": _USER,
+            "responses": {
+                "200": _json({"type": "array", "items": _ref("Node")}, "nodes"),
+                **_COMMON_ERRORS,
+            },
+        },
+    },
     "/openapi.json": {
         "get": {
             "summary": "This document",
@@ -546,9 +588,10 @@ DOCUMENT: dict[str, Any] = {
         "version": f"1 (printhost {__version__})",
         "description": "Presence of users at workstations, users' routing preferences, "
         "the destinations they can choose and, with [accounting] enabled, accounts, "
-        "balances, jobs with the judge's decisions and their release. Amounts of money are "
-        'strings with two decimals ("5.00"). Errors are {"error": "..."}; request bodies '
-        "are JSON objects of at most 64 KiB, and unknown fields are refused.",
+        "balances, jobs with the judge's decisions and their release; and the cluster's "
+        'nodes. Amounts of money are strings with two decimals ("5.00"). Errors are '
+        '{"error": "..."}; request bodies are JSON objects of at most 64 KiB, and unknown '
+        "fields are refused.",
     },
     "servers": [{"url": "/api/v1"}],
     "paths": _PATHS,

@@ -27,6 +27,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.types import Receive, Scope, Send
 
+from printhost.outage import is_store_outage
 from printhost.routing.names import local_queue
 from printhost.server import openapi
 from printhost.server.rest_accounts import ACCOUNT_PATHS
@@ -41,6 +42,7 @@ from printhost.server.rest_input import (
     read_object,
     text,
 )
+from printhost.server.rest_nodes import NODE_PATHS
 from printhost.server.services import Services
 from printhost.store.base import (
     AgentRecord,
@@ -209,6 +211,7 @@ PATHS: dict[str, dict[str, Handler]] = {
     "/destinations": {"GET": get_destinations},
     "/openapi.json": {"GET": get_openapi},
     **ACCOUNT_PATHS,
+    **NODE_PATHS,
 }
 
 
@@ -240,7 +243,10 @@ def _endpoint(
             return await handler(services, request)
         except ApiError as exc:
             return json_response({"error": exc.message}, exc.status, exc.headers)
-        except Exception:
+        except Exception as exc:
+            if is_store_outage(exc):  # e.g. PostgreSQL restarting: retry later
+                unavailable = {"error": "the store is unavailable; try again"}
+                return json_response(unavailable, 503, {"Retry-After": "1"})
             log.exception("internal error in %s %s", request.method, request.url.path)
             return json_response({"error": "internal error (logged)"}, 500)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Protocol
 
 from printhost.accounting.ledger import (
@@ -190,6 +191,32 @@ class AgentRecord:
     expires_at: float
     updated_at: float
     location: str = ""
+
+
+class NodeState(StrEnum):
+    """What a node says it is doing (stored), or ``DEAD``: what the others conclude when
+    its heartbeat stops (computed by ``printhost.cluster.nodes.node_state``, never stored)."""
+
+    UP = "up"
+    DRAINING = "draining"  # finishing its work after SIGTERM; takes no new work
+    STOPPED = "stopped"  # shut down in order
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class NodeRecord:
+    """One printhost process sharing the store, as it last reported itself (its
+    heartbeat, ``printhost.cluster.nodes.Heartbeat``)."""
+
+    name: str  # the dispatcher's node name: also the owner of the leases it holds
+    address: str  # the URL other nodes and operators reach it at ("" = unknown)
+    roles: tuple[str, ...]
+    version: str
+    started_at: float
+    heartbeat_at: float
+    state: NodeState  # never DEAD
+    #: What it is busy with, e.g. {"deliveries": 3, "workers": 8}.
+    load: Mapping[str, int] = field(default_factory=dict)
 
 
 class Store(Protocol):
@@ -369,6 +396,20 @@ class Store(Protocol):
         ...
 
     async def get_agent(self, host: str) -> AgentRecord | None: ...
+
+    # --- cluster nodes --------------------------------------------------------------------
+    async def put_node(self, node: NodeRecord) -> None:
+        """Upsert by name. ValueError for state ``DEAD`` (that is concluded, not said)."""
+        ...
+
+    async def list_nodes(self) -> list[NodeRecord]:
+        """Every node with a stored record, by name (dead and stopped ones too)."""
+        ...
+
+    async def delete_nodes_before(self, time: float) -> int:
+        """Forget the nodes whose last heartbeat is older than ``time`` (stopped or dead
+        long ago); returns how many were forgotten."""
+        ...
 
     # --- subscriptions (RFC 3995) ----------------------------------------------------------
     async def create_subscription(self, sub: SubscriptionRecord) -> SubscriptionRecord:

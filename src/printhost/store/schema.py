@@ -276,3 +276,20 @@ reservations = Table(
     Column("resolve_transaction_id", Integer, ForeignKey("ledger_transactions.id"), nullable=True),
 )
 Index("ix_reservations_state", reservations.c.state)
+
+# --- cluster nodes (printhost.cluster.nodes) ---------------------------------------------------
+# One row per printhost process that shares this store, upserted by its heartbeat. "dead" is
+# never stored: readers conclude it from an old heartbeat_at.
+
+nodes = Table(
+    "nodes",
+    metadata,
+    Column("name", String(256), primary_key=True),
+    Column("address", Text, nullable=False),  # the URL it is reached at; '' = unknown
+    Column("roles", Text, nullable=False),  # JSON array of role names
+    Column("version", String(64), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("heartbeat_at", Float, nullable=False),
+    Column("state", String(16), nullable=False),  # "up" | "draining" | "stopped"
+    Column("load", Text, nullable=False),  # JSON object of counters
+)

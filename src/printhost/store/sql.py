@@ -59,6 +59,7 @@ from printhost.store.schema import events, jobs, printers, subscriptions, users
 from printhost.store.schema import queues as queue_table
 from printhost.store.sql_dialect import lock_event_log, upsert
 from printhost.store.sql_ledger import LedgerTables
+from printhost.store.sql_nodes import NodeTables
 from printhost.store.sql_routing import RoutingTables
 from printhost.store.sql_rows import (
     SUBSCRIPTION_COLUMNS,
@@ -93,7 +94,7 @@ _SELECT_DOCUMENTS = (
 )
 
 
-class SqlStore(RoutingTables, LedgerTables):
+class SqlStore(RoutingTables, LedgerTables, NodeTables):
     """The ``Store`` port's queries; subclasses supply ``_read``, ``_write`` and ``close``."""
 
     async def close(self) -> None:
