@@ -14,6 +14,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import psycopg
 import sqlalchemy.exc
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     sqlalchemy.exc.InterfaceError,
     sqlalchemy.exc.DisconnectionError,
     sqlalchemy.exc.TimeoutError,  # the pool had no connection to give in time
+    psycopg.OperationalError,  # the LISTEN connection (PostgresStore.watch), used directly
+    psycopg.InterfaceError,
 )
 
 

@@ -293,3 +293,32 @@ async def test_open_store_takes_plain_postgresql_urls(database: str) -> None:
         assert (await store.get_job(job.id)) == job
     finally:
         await store.close()
+
+
+# --- wake-ups --------------------------------------------------------------------------------
+
+
+async def test_a_node_hears_another_nodes_events_without_polling(database: str) -> None:
+    writer, listener = await _nodes(database, 2)
+    heard = asyncio.Event()
+    calls = 0
+
+    def changed() -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 1:  # the first call is the catch-up when listening starts
+            heard.set()
+
+    watching = asyncio.create_task(listener.watch(changed))
+    try:
+        for _ in range(100):  # wait (bounded) until it listens
+            if calls:
+                break
+            await asyncio.sleep(0.02)
+        assert calls == 1
+        await create(writer)  # a new job appends its event: NOTIFY at commit
+        await asyncio.wait_for(heard.wait(), timeout=5)
+    finally:
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
+        await _close([writer, listener])

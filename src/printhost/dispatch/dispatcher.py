@@ -165,7 +165,13 @@ class Dispatcher:
         """Runs until cancelled; on cancellation in-flight deliveries are cancelled and
         their leases released, so another node (or the next start) resumes them."""
         async with asyncio.TaskGroup() as group:
-            helpers = [group.create_task(riding_out_outages("prober", self._health.run))]
+            helpers = [
+                group.create_task(riding_out_outages("prober", self._health.run)),
+                # other nodes' news (PostgreSQL NOTIFY): wake at once, not at the next poll
+                group.create_task(
+                    riding_out_outages("store watch", lambda: self._store.watch(self.wake))
+                ),
+            ]
             if self._analyser is not None:
                 analyser = self._analyser
                 helpers.append(group.create_task(riding_out_outages("analyser", analyser.run)))

@@ -292,6 +292,12 @@ class Store(Protocol):
         included, so the caller can keep each route in order behind them."""
         ...
 
+    async def watch(self, changed: Callable[[], None]) -> None:
+        """Until cancelled, call ``changed`` whenever another node appends an event (a job
+        became ready, a printer came back): nodes wake instead of polling. Returns at once
+        where there is no other node to hear from (SQLite)."""
+        ...
+
     async def list_unanalysed(self, limit: int) -> list[JobRecord]:
         """Pending and held jobs with all their documents and no analysis yet, in queue
         order (the judge stage analyses them)."""

@@ -46,11 +46,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import psycopg
 from sqlalchemy import Connection, Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError
 
 from printhost.store import migrate
 from printhost.store.sql import SqlStore
+from printhost.store.sql_dialect import EVENTS_CHANNEL
 
 T = TypeVar("T")
 
@@ -97,6 +99,18 @@ class PostgresStore(SqlStore):
             connect_args={"connect_timeout": 10},
         )
         return cls(engine, pool_size)
+
+    async def watch(self, changed: Callable[[], None]) -> None:
+        """Call ``changed`` whenever any node appends an event (LISTEN; every event append
+        NOTIFYs at commit: sql_dialect.lock_event_log). Runs until cancelled; a lost
+        connection raises (an outage: the caller waits and watches again)."""
+        url = self._engine.url.set(drivername="postgresql")
+        dsn = url.render_as_string(hide_password=False)
+        async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as conn:
+            await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+            changed()  # whatever happened before we listened
+            async for _ in conn.notifies():
+                changed()
 
     async def close(self) -> None:
         if self._closed:

@@ -97,6 +97,11 @@ _SELECT_DOCUMENTS = (
 class SqlStore(RoutingTables, LedgerTables, NodeTables):
     """The ``Store`` port's queries; subclasses supply ``_read``, ``_write`` and ``close``."""
 
+    async def watch(self, changed: Callable[[], None]) -> None:
+        """Call ``changed`` when another process changes the store. One process alone
+        (SQLite) has nobody to hear from: it is woken in process. PostgreSQL overrides."""
+        return None
+
     async def close(self) -> None:
         raise NotImplementedError
 

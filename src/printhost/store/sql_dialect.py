@@ -51,11 +51,18 @@ def upsert(
     )
 
 
+#: The channel every node LISTENs on (PostgresStore.watch): something happened.
+EVENTS_CHANNEL = "printhost_events"
+
+
 def lock_event_log(conn: Connection) -> None:
     """On PostgreSQL, serialise event appends up to COMMIT, so that ``seq`` order is commit
-    order (a reader of "events after N" can never see N+2 and later find N+1 appear)."""
+    order (a reader of "events after N" can never see N+2 and later find N+1 appear); and
+    NOTIFY the other nodes, who are told at COMMIT (a job became ready, a printer came
+    back...) and need not poll."""
     if is_postgresql(conn):
         conn.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, EVENT_LOG_KEY)))
+        conn.execute(select(func.pg_notify(EVENTS_CHANNEL, "")))
 
 
 def lock_account(conn: Connection, account: str) -> None:
