@@ -378,6 +378,20 @@ async def test_renew_and_release_lease(store: Store) -> None:
     assert await store.claim_pending("n2", T0 + 60, T0 + 90) is not None
 
 
+async def test_a_dead_nodes_leases_are_orphaned_before_they_expire(store: Store) -> None:
+    claimed = await store.claim_pending("n1", T0, T0 + 30)
+    assert claimed is None
+    job = await create(store)
+    claimed = await store.claim_pending("n1", T0, T0 + 30)
+    assert claimed is not None and claimed.id == job.id
+    await move(store, claimed, S.PROCESSING)
+    assert await store.claim_orphaned("n2", T0 + 10, T0 + 40, dead=["n9"]) is None
+    taken = await store.claim_orphaned("n2", T0 + 10, T0 + 40, dead=["n1"])
+    assert taken is not None and (taken.id, taken.lease_owner) == (job.id, "n2")
+    # n2 is alive: its new lease holds against a third node
+    assert await store.claim_orphaned("n3", T0 + 11, T0 + 41, dead=["n1"]) is None
+
+
 async def test_claim_orphaned(store: Store) -> None:
     await create(store)  # pending: not an orphan
     job = await create(store)

@@ -309,12 +309,16 @@ class Store(Protocol):
         """Lease this job if it is still pending, closed and not leased; else None."""
         ...
 
-    async def claim_orphaned(self, node: str, now: float, lease_until: float) -> JobRecord | None:
+    async def claim_orphaned(
+        self, node: str, now: float, lease_until: float, dead: Collection[str] = ()
+    ) -> JobRecord | None:
         """Lease a processing job whose lease expired (its node died). Suspended
         (processing-stopped) jobs are not orphans: they wait for Resume-Job.
 
         A lease is expired when ``lease_expires <= now``; a job with no lease at all counts
-        as orphaned too. Paused queues are not skipped (delivery had already begun)."""
+        as orphaned too, and so does one leased by a node in ``dead`` (its heartbeat
+        stopped: cluster/nodes.py), without waiting for the lease to run out. Paused queues
+        are not skipped (delivery had already begun)."""
         ...
 
     async def renew_lease(self, job_id: JobId, node: str, lease_until: float) -> bool:

@@ -311,10 +311,15 @@ class SqlStore(RoutingTables, LedgerTables, NodeTables):
         ]
         return await self._claim(conditions, node, lease_until)
 
-    async def claim_orphaned(self, node: str, now: float, lease_until: float) -> JobRecord | None:
+    async def claim_orphaned(
+        self, node: str, now: float, lease_until: float, dead: Collection[str] = ()
+    ) -> JobRecord | None:
         # A processing job with no lease at all has no owner either: it is orphaned too.
         # Paused queues do not matter here: the job was already being delivered.
-        conditions = [jobs.c.state.in_([int(s) for s in _ORPHANABLE]), _lease_free(now)]
+        orphaned = _lease_free(now)
+        if dead:
+            orphaned = or_(orphaned, jobs.c.lease_owner.in_(list(dead)))
+        conditions = [jobs.c.state.in_([int(s) for s in _ORPHANABLE]), orphaned]
         return await self._claim(conditions, node, lease_until)
 
     async def _claim(
