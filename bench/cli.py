@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import PROJECT_DIR, scenarios
+from bench import PROJECT_DIR, cluster, scenarios
 from bench.documents import make_documents
 from bench.report import (
     LABELS,
@@ -99,6 +99,29 @@ def _analysis(doc: str) -> RunFunction:
     return run
 
 
+def _cluster_throughput(nodes: int) -> RunFunction:
+    async def run(ctx: Context, label: str) -> Outcome:
+        return await cluster.throughput(ctx, label, nodes)
+
+    return run
+
+
+def _cluster_takeover(lease_seconds: float) -> RunFunction:
+    async def run(ctx: Context, label: str) -> Outcome:
+        return await cluster.takeover(ctx, label, lease_seconds)
+
+    return run
+
+
+#: Row 9: node counts and lease lengths (the same in FULL_CLUSTER and QUICK_CLUSTER).
+CLUSTER_NODES = cluster.FULL_CLUSTER.node_counts
+CLUSTER_LEASES = cluster.FULL_CLUSTER.lease_seconds
+#: Not a scenario: row 9's 1-node line has no other column (there is no CUPS cluster).
+NO_CUPS_CLUSTER = "no-cups-cluster"
+#: Not a scenario either: the 1-node runs, shown in the other column of the 2- and 3-node
+#: lines (``with_references``; the JSON keeps them once, under their own scenario).
+CLUSTER_REFERENCE = f"cluster-{CLUSTER_NODES[0]}-as-reference"
+
 #: Row 8's documents: (scenario suffix = document name, what the table calls it); the
 #: names follow ``Sizes.analysis_*`` (the same in FULL and QUICK).
 ANALYSIS_PDFS = tuple(f"pdf-{n}" for n in scenarios.FULL.analysis_pdf_pages)
@@ -124,9 +147,19 @@ SCENARIOS = (
     *(Scenario(f"analysis-{d}", 8, _analysis(d)) for d in ANALYSIS_PDFS),
     # Ghostscript cannot read PWG raster: printhost's alone.
     Scenario(f"analysis-{ANALYSIS_RASTER}", 8, _analysis(ANALYSIS_RASTER), labels=("printhost",)),
+    # Row 9: printhost alone (no CUPS cluster); not in the default --rows.
+    *(
+        Scenario(f"cluster-{n}", 9, _cluster_throughput(n), labels=("printhost",))
+        for n in CLUSTER_NODES
+    ),
+    *(
+        Scenario(f"cluster-takeover-{lease:g}", 9, _cluster_takeover(lease), labels=("printhost",))
+        for lease in CLUSTER_LEASES
+    ),
 )
 #: Row 6 reads the runs of rows 1 and 3.
 ROW_NEEDS = {6: {1, 3}}
+DEFAULT_ROWS = "1,2,3,4,5,6,7,8"
 
 
 def lines(sizes: scenarios.Sizes) -> list[Line | TextLine]:
@@ -208,7 +241,14 @@ def lines(sizes: scenarios.Sizes) -> list[Line | TextLine]:
         Line("7", "… jobs duplicated (total over all runs)", "pool-failover", "duplicated",
              "lower", digits=0, aggregate="sum"),
     ]  # fmt: skip
-    return out + analysis_lines(s)
+    return out + analysis_lines(s) + cluster_lines(s)
+
+
+def table_lines(sizes: scenarios.Sizes, plan: Sequence[Scenario]) -> list[Line | TextLine]:
+    """The table's lines: every row's, but row 9's only when it was run (it is not in the
+    default --rows: it needs PostgreSQL and HAProxy, and minutes of lease expiry)."""
+    cluster_run = any(s.row == 9 for s in plan)
+    return [line for line in lines(sizes) if line.row != "9" or cluster_run]
 
 
 def analysis_lines(s: scenarios.Sizes) -> list[Line | TextLine]:
@@ -242,6 +282,93 @@ def analysis_lines(s: scenarios.Sizes) -> list[Line | TextLine]:
              aggregate="min", yes_no=True),
     ]  # fmt: skip
     return out
+
+
+def cluster_lines(s: scenarios.Sizes) -> list[Line | TextLine]:
+    """Row 9: printhost alone. There is no CUPS cluster: the other column of the 2- and
+    3-node lines is printhost with 1 node (so the ratio is the speed-up), elsewhere empty."""
+    c = cluster.sizes_for(s)
+    setup = (f"{c.jobs} jobs, {c.clients} clients through HAProxy 2.6, one queue → a pool "
+             f"of {c.printers} socket printers, PostgreSQL 15 + shared spool")  # fmt: skip
+    out: list[Line | TextLine] = []
+    for n in CLUSTER_NODES:
+        nodes = f"{n} node{'s' if n > 1 else ''}"
+        other = ("other column: printhost with 1 node, not CUPS: ratio = speed-up over 1 node"
+                 if n > 1 else "other column: none, there is no CUPS cluster")  # fmt: skip
+        out.append(
+            Line("9", f"Cluster, {nodes} ({setup}): jobs/s, first submit → last job at a "
+                 f"printer ({other})", f"cluster-{n}", "e2e_jobs_per_s", "higher",
+                 cups_scenario=NO_CUPS_CLUSTER if n == 1 else CLUSTER_REFERENCE,
+                 bound_key="drain_timed_out")
+        )  # fmt: skip
+    for lease in CLUSTER_LEASES:
+        sc = f"cluster-takeover-{lease:g}"
+        default = " (printhost's default)" if lease == 30 else ""
+        out += [
+            Line("9", f"Cluster of 3 nodes, {c.takeover_jobs} jobs queued, the node holding "
+                 f"leases SIGKILLed mid-drain, [delivery] lease_seconds = {lease:g}{default}: s "
+                 "from the kill until the first job it had claimed reached a printer through "
+                 "another node (tracked per job; no CUPS cluster: no other column)", sc,
+                 "takeover_s", "lower", cups_scenario=NO_CUPS_CLUSTER,
+                 bound_key="takeover_timed_out", digits=2),
+            Line("9", "… s from the kill until every job it had claimed reached a printer", sc,
+                 "all_orphans_s", "lower", cups_scenario=NO_CUPS_CLUSTER,
+                 bound_key="takeover_timed_out", digits=2),
+            Line("9", "… jobs lost (never reached a printer; total over all runs)", sc, "lost",
+                 "lower", cups_scenario=NO_CUPS_CLUSTER, digits=0, aggregate="sum"),
+            Line("9", "… jobs duplicated (total over all runs; AppSocket keeps no job list, so "
+                 "a claimed job that had reached its printer before the kill is sent again)",
+                 sc, "duplicated", "lower", cups_scenario=NO_CUPS_CLUSTER, digits=0,
+                 aggregate="sum"),
+        ]  # fmt: skip
+    return out
+
+
+def with_references(
+    runs: dict[str, dict[str, list[Outcome]]],
+) -> dict[str, dict[str, list[Outcome]]]:
+    """``runs`` plus row 9's reference: the 1-node runs in the other column's place."""
+    one = runs.get(f"cluster-{CLUSTER_NODES[0]}", {}).get("printhost")
+    return runs | ({CLUSTER_REFERENCE: {"CUPS": one}} if one else {})
+
+
+def cluster_note(sizes: scenarios.Sizes, runs: dict[str, dict[str, list[Outcome]]]) -> str:
+    c = cluster.sizes_for(sizes)
+    ours = {k: v.get("printhost", []) for k, v in runs.items() if k.startswith("cluster-")}
+    volume = [o for k, v in ours.items() if not k.startswith("cluster-takeover") for o in v]
+    lost = sum(o.figures.get("lost", 0) for o in volume)
+    duplicated = sum(o.figures.get("duplicated", 0) for o in volume)
+    held = {
+        k: [
+            f"{o.figures['orphans']:.0f} ({o.figures['orphans_printed_before_kill']:.0f} "
+            "already at the printer)"
+            for o in v
+        ]
+        for k, v in ours.items()
+        if k.startswith("cluster-takeover")
+    }
+    return (
+        "Row 9 (printhost alone; there is no CUPS cluster, so the other column holds "
+        "printhost with 1 node on the 2- and 3-node lines and is empty elsewhere): every "
+        "run starts a private PostgreSQL 15 (Debian, durability settings at their defaults: "
+        "fsync and synchronous_commit on), N nodes sharing it and one spool directory, "
+        "HAProxy 2.6 with deploy/haproxy/haproxy.cfg, and the sinks; all on this machine's "
+        "cores, so more nodes add no CPU: the throughput lines show what spreading one "
+        "queue over nodes costs or gains here, not the capacity of N machines. A node takes "
+        "one job per printer at a time, but nodes do not share that: with N nodes up to N "
+        "jobs go to one socket printer at once (the sink takes them concurrently; a real "
+        "AppSocket printer would queue the connections). Takeover: the queue is paused while "
+        "the jobs are submitted, then resumed; after a third were delivered the node holding "
+        "the most leases is SIGKILLed; the jobs it had claimed are read from the database "
+        "(lease_owner) and followed to the sinks by job number. A lease expires "
+        "lease_seconds after its last renewal (renewed every third of it) and nodes look for "
+        "orphans every half lease, so the takeover takes about 0.7 to 1.5 leases; the other "
+        "nodes deliver the rest of the queue meanwhile. An orphan that had already reached "
+        "its AppSocket printer when the node died is sent again (AppSocket printers keep no "
+        "job list to ask): that shows as a duplicate. "
+        f"Jobs the killed node had claimed, per run: {held or 'not run'}. Throughput runs: "
+        f"{lost:.0f} jobs lost, {duplicated:.0f} duplicated (total). Sizes: {c.as_dict()}."
+    )
 
 
 def notes(sizes: scenarios.Sizes, runs: dict[str, dict[str, list[Outcome]]]) -> str:
@@ -294,6 +421,8 @@ def notes(sizes: scenarios.Sizes, runs: dict[str, dict[str, list[Outcome]]]) -> 
         _client_note(runs),
         f"Sizes: {sizes.as_dict()}.",
     ]
+    if any(scenario.startswith("cluster-") for scenario in runs):
+        text.insert(-2, cluster_note(sizes, runs))
     return "\n".join(f"- {t}" for t in text) + "\n"
 
 
@@ -344,7 +473,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="tiny load, one repeat (< 60 s)")
     parser.add_argument("--repeat", type=int, default=None, help="runs per scenario (3)")
-    parser.add_argument("--rows", default="1,2,3,4,5,6,7,8", help="rows to run, e.g. 1,3")
+    parser.add_argument(
+        "--rows", default=DEFAULT_ROWS,
+        help=f"rows to run, e.g. 1,3 (default {DEFAULT_ROWS}; row 9, the cluster, on request)",
+    )  # fmt: skip
     parser.add_argument(
         "--out", type=Path, default=PROJECT_DIR / "bench" / "results",
         help="where latest.json and latest.md go (default bench/results)",
@@ -401,6 +533,13 @@ def _progress(
     f = outcome.figures
     main = f.get("e2e_jobs_per_s", f.get("accepted_per_s", 0.0))
     what = f"accepted {f.get('accepted', 0):.0f}, {main:.1f} jobs/s"
+    if "takeover_s" in f:  # row 9
+        what += (f", lease {f['lease_seconds']:g} s: the killed node held {f['orphans']:.0f}, "
+                 f"first taken over after {f['takeover_s']:.2f} s, all after "
+                 f"{f['all_orphans_s']:.2f} s; lost {f['lost']:.0f}, duplicated "
+                 f"{f['duplicated']:.0f}")  # fmt: skip
+    elif "nodes" in f:
+        what += f" with {f['nodes']:.0f} node(s); lost {f['lost']:.0f}, dup {f['duplicated']:.0f}"
     if "count_s" in f:  # row 8, whose other column is Ghostscript
         what = f"{f['documents']:.0f} passes, {f['count_s']:.3f} s per document"
         label = "Ghostscript" if label == "CUPS" else label
@@ -417,6 +556,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problem := preflight():
         print(f"bench: {problem}", file=sys.stderr)
         return 2
+    plan = selected(args.rows)
+    if any(s.row == 9 for s in plan) and (problem := cluster.preflight()):
+        print(f"bench: {problem}", file=sys.stderr)
+        return 2
     sizes = scenarios.QUICK if args.quick else scenarios.FULL
     repeat = args.repeat or (1 if args.quick else 3)
     load_before = os.getloadavg()
@@ -425,12 +568,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         ctx = Context(work, make_documents(work / "documents"), sizes)
-        runs = asyncio.run(run_all(selected(args.rows), ctx, repeat, args.quick))
+        runs = asyncio.run(run_all(plan, ctx, repeat, args.quick))
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     machine = machine_info(load_before)
-    rows = table_rows(lines(sizes), runs)
+    rows = table_rows(table_lines(sizes, plan), with_references(runs))
     table = markdown(rows, machine) + "\n" + notes(sizes, runs)
     print(table)
     document = {
