@@ -32,9 +32,10 @@ SIGINT, SIGKILL after 30 s). Nodes get bench's documented [delivery] defaults
   ``bench-N`` gives the sink's ``%bench-seq``), so the takeover is tracked per job: seconds
   from the kill until the first (and the last) of those jobs reached a sink through another
   node. The other nodes go on delivering the rest of the queue meanwhile; how soon
-  deliveries resume overall is kept in the JSON (``resume_s``) but says little. A lease
-  expires ``lease_seconds`` after its last renewal (renewed every third of it) and a node
-  looks for orphans every half lease, so the takeover is bounded by about 1.5 leases.
+  deliveries resume overall is kept in the JSON (``resume_s``) but says little. A dead
+  node's jobs are taken over when its lease runs out or its heartbeat has been silent for
+  ``[cluster] dead_after_seconds`` (10 s by default), whichever comes first; nodes look
+  for orphans every half of the shorter.
 
 Copied, kept small, from the test suite (the bench must not import them): starting and
 stopping the private PostgreSQL (``tests/support/postgres.py``) and HAProxy with the

@@ -9,7 +9,7 @@ ipptool processes printing through HAProxy, continuously, each job with its own 
   or a 5xx / server-error status), never a refusal.
 - PostgreSQL is restarted under load: the nodes reconnect by themselves; requests during
   the outage get server-error-service-unavailable (or a broken connection); every
-  acknowledged job prints exactly once.
+  acknowledged job prints exactly once; and Get-Jobs lists the same jobs from every node.
 
 Bounded: each load phase runs a fixed time and a fixed number of clients; every process
 started here is stopped by its PID.
@@ -39,7 +39,7 @@ from support.server import PrinthostServer
 from printhost.cluster.nodes import node_state
 from printhost.store import open_store
 
-from .delivery_helpers import FAST_DELIVERY, FAST_PROBE, printed_names
+from .delivery_helpers import FAST_DELIVERY, FAST_PROBE, list_jobs, printed_names
 
 ServerFactory = Callable[..., PrinthostServer]
 NODES = 3
@@ -240,5 +240,11 @@ def test_postgresql_restarted_under_load(
         doubled = {name: n for name, n in _printed(printers).items() if n > 1}
         assert not doubled, doubled
         _only_retryable(load.failures)
+        # (states may move on between the three listings: compare ids and names)
+        listings = [
+            {j.job_id: j.name for j in list_jobs(n.ipp_uri(), tmp_path / f"q{i}").values()}
+            for i, n in enumerate(nodes)
+        ]
+        assert listings[0] and all(listing == listings[0] for listing in listings)
         unavailable = [f for f in load.failures if "server-error-service-unavailable" in f]
         print(f"{len(load.acked)} acknowledged; {len(unavailable)} told service-unavailable")

@@ -17,12 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from sqlalchemy import create_engine, inspect
 
 from printhost.ipp.constants import JobState
 from printhost.jobs.model import JobId, JobRecord
-from printhost.store import migrate
 from printhost.store.base import (
     AgentRecord,
     JobDefaults,
@@ -40,6 +37,7 @@ from printhost.store.base import (
 )
 
 from .conftest import OpenStore
+from .migration_steps import columns_after
 
 S = JobState
 T0 = 1_700_000_000.0
@@ -835,19 +833,6 @@ async def test_unanalysed_jobs_are_listed_until_their_analysis_is_stored(store: 
 def test_migration_0006_adds_and_removes_the_judging_columns(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
     added = {"analysis", "judgement", "account", "release_printer"}
-    assert not _job_columns_after(url, "upgrade", "0005") & added
-    assert _job_columns_after(url, "upgrade", "0006") >= added
-    assert not _job_columns_after(url, "downgrade", "0005") & added
-
-
-def _job_columns_after(url: str, step: str, revision: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            config = migrate.alembic_config()
-            config.attributes["connection"] = conn
-            getattr(command, step)(config, revision)
-            conn.commit()
-            return {c["name"] for c in inspect(conn).get_columns("jobs")}
-    finally:
-        engine.dispose()
+    assert not columns_after(url, "upgrade", "0005", "jobs") & added
+    assert columns_after(url, "upgrade", "0006", "jobs") >= added
+    assert not columns_after(url, "downgrade", "0005", "jobs") & added

@@ -12,8 +12,6 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from alembic import command
-from sqlalchemy import create_engine, inspect
 
 from printhost.accounting import ledger
 from printhost.accounting.ledger import (
@@ -32,10 +30,10 @@ from printhost.accounting.ledger import (
 )
 from printhost.accounting.money import ZERO, Money
 from printhost.jobs.model import JobId
-from printhost.store import migrate
 from printhost.store.base import Store
 
 from .conftest import OpenStore
+from .migration_steps import tables_after
 
 T0 = 1_700_000_000.0
 R = ReservationState
@@ -369,21 +367,8 @@ LEDGER_TABLES = {
 
 def test_ledger_migration_0004_adds_and_removes_only_its_tables(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    before = _tables_after(url, "upgrade", "0003")
+    before = tables_after(url, "upgrade", "0003")
     assert not before & LEDGER_TABLES
-    assert _tables_after(url, "upgrade", "0004") == before | LEDGER_TABLES
-    assert _tables_after(url, "downgrade", "0003") == before
-    assert _tables_after(url, "upgrade", "head") >= before | LEDGER_TABLES
-
-
-def _tables_after(url: str, step: str, revision: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            config = migrate.alembic_config()
-            config.attributes["connection"] = conn
-            getattr(command, step)(config, revision)
-            conn.commit()
-            return set(inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
+    assert tables_after(url, "upgrade", "0004") == before | LEDGER_TABLES
+    assert tables_after(url, "downgrade", "0003") == before
+    assert tables_after(url, "upgrade", "head") >= before | LEDGER_TABLES

@@ -16,6 +16,8 @@ from sqlalchemy import Column, Integer, MetaData, create_engine, inspect
 from printhost.store import migrate
 from printhost.store.schema import metadata
 
+from .migration_steps import tables_after
+
 
 def _diffs(url: str, target: MetaData) -> list[object]:
     engine = create_engine(url)
@@ -96,32 +98,19 @@ def test_downgrade_to_base_and_back(tmp_path: Path) -> None:
 ROUTING_TABLES = {"user_preferences", "presence", "agents"}
 
 
-def _tables_after(url: str, step: str, revision: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            config = migrate.alembic_config()
-            config.attributes["connection"] = conn
-            getattr(command, step)(config, revision)
-            conn.commit()
-            return set(inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
-
-
 def test_routing_migration_0003_adds_and_removes_only_its_tables(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    before = _tables_after(url, "upgrade", "0002")
+    before = tables_after(url, "upgrade", "0002")
     assert not before & ROUTING_TABLES
     missing = _routing_diffs(url)  # the comparison sees the routing tables, and only them
     assert sorted(d[1].name for d in missing) == sorted(ROUTING_TABLES)
     assert {d[0] for d in missing} == {"add_table"}
-    after = _tables_after(url, "upgrade", "0003")
+    after = tables_after(url, "upgrade", "0003")
     assert after == before | ROUTING_TABLES
     # the tables 0003 made are exactly the models' (columns, types, keys, indexes)
     assert _routing_diffs(url) == []
-    assert _tables_after(url, "downgrade", "0002") == before
-    assert _tables_after(url, "upgrade", "head") >= set(metadata.tables)
+    assert tables_after(url, "downgrade", "0002") == before
+    assert tables_after(url, "upgrade", "head") >= set(metadata.tables)
     assert _diffs(url, metadata) == []
 
 

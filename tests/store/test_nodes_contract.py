@@ -9,13 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
-from sqlalchemy import create_engine, inspect
 
-from printhost.store import migrate
 from printhost.store.base import NodeRecord, NodeState, Store
 
 from .conftest import OpenStore
+from .migration_steps import tables_after
 
 T0 = 1_700_000_000.0
 
@@ -99,21 +97,8 @@ async def test_records_survive_a_reopen(open_store: OpenStore) -> None:
 
 def test_nodes_migration_0007_adds_and_removes_only_its_table(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'db.sqlite3'}"
-    before = _tables_after(url, "upgrade", "0006")
+    before = tables_after(url, "upgrade", "0006")
     assert "nodes" not in before
-    assert _tables_after(url, "upgrade", "0007") == before | {"nodes"}
-    assert _tables_after(url, "downgrade", "0006") == before
-    assert "nodes" in _tables_after(url, "upgrade", "head")
-
-
-def _tables_after(url: str, step: str, revision: str) -> set[str]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            config = migrate.alembic_config()
-            config.attributes["connection"] = conn
-            getattr(command, step)(config, revision)
-            conn.commit()
-            return set(inspect(conn).get_table_names())
-    finally:
-        engine.dispose()
+    assert tables_after(url, "upgrade", "0007") == before | {"nodes"}
+    assert tables_after(url, "downgrade", "0006") == before
+    assert "nodes" in tables_after(url, "upgrade", "head")
