@@ -30,10 +30,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-import os
 import shutil
-import socket
-import uuid
 from urllib.parse import urlsplit
 
 from printhost.clock import Clock
@@ -45,18 +42,18 @@ from printhost.dispatch.backends.base import (
     Backend,
     DeliveryRequest,
     DeliveryResult,
-    DocumentFile,
     Outcome,
     RemoteState,
 )
 from printhost.dispatch.health import PrinterHealth
 from printhost.dispatch.modifications import WatermarkFailed, modified_documents, needs_changes
+from printhost.dispatch.requests import JobProgress, delivery_request, node_name
 from printhost.ipp.constants import JobState
 from printhost.jobs.lifecycle import JobEvent
 from printhost.jobs.model import JobId, JobRecord
 from printhost.jobs.service import JobService
 from printhost.judge.analyser import Analyser
-from printhost.judge.modification import forced_needs, judged, note, with_forced_attributes
+from printhost.judge.modification import forced_needs, judged, note
 from printhost.judge.records import Decision
 from printhost.judge.stage import SETTLED, WAIT, JudgeStage
 from printhost.outage import is_store_outage, riding_out_outages, suppressed_outage
@@ -87,25 +84,6 @@ PEEK_BATCH = 32
 MAX_PEEKS_PER_PASS = 64
 INTERNAL_ERROR_PAUSE_SECONDS = 10.0
 _UNLEASED = {"lease_owner": None, "lease_expires": None, "printer": None}
-
-
-def node_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-
-
-class JobProgress:
-    """Makes a backend's reports durable on the job (remote job id first: recovery needs
-    it to find the job on the printer)."""
-
-    def __init__(self, store: Store, job_id: JobId) -> None:
-        self._store = store
-        self._job_id = job_id
-
-    async def remote_job_created(self, remote_job_id: int) -> None:
-        await self._store.update_job(self._job_id, {"remote_job_id": remote_job_id})
-
-    async def message(self, text: str) -> None:
-        await self._store.update_job(self._job_id, {"state_message": text[:1023]})
 
 
 class Dispatcher:
@@ -508,26 +486,7 @@ class Dispatcher:
         return self._backends[scheme]
 
     def _request(self, job: JobRecord, uri: str) -> DeliveryRequest:
-        documents = tuple(
-            DocumentFile(self._spool.path(d.path), d.format, d.name)
-            for d in job.documents
-            if d.path
-        )
-        attributes = tuple(decode_template(job.template))
-        decision = judged(job)
-        if decision is not None:
-            attributes = with_forced_attributes(attributes, decision)
-        return DeliveryRequest(
-            printer_uri=uri,
-            job_id=job.id,
-            job_uuid=job.uuid,
-            job_name=job.name,
-            user_name=job.owner,
-            documents=documents,
-            attributes=attributes,
-            originating_host=job.originating_host,
-            remote_job_id=job.remote_job_id,
-        )
+        return delivery_request(job, uri, self._spool)
 
     async def aclose(self) -> None:
         for backend in self._backends.values():
