@@ -127,7 +127,9 @@ def _make_output_dirs(config: Config) -> None:
 
 @contextlib.asynccontextmanager
 async def _services(config: Config, clock: Clock) -> AsyncIterator[tuple[Services, Dispatcher]]:
-    store = await open_store(config.storage.effective_database_url)
+    store = await open_store(
+        config.storage.effective_database_url, pool_size=config.storage.pool_size
+    )
     try:
         await _sync_users(store, config)
         spool = Spool(config.storage.spool_dir, max_bytes=config.jobs.max_document_bytes)

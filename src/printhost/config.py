@@ -69,6 +69,9 @@ class StorageConfig:
     #: database must share it (a shared file system every node mounts at this path), so
     #: every node can deliver every job.
     spool: Path | None = None
+    #: PostgreSQL connections (and threads) per node; a node's writes and reads run on
+    #: them concurrently. SQLite has one writer and a few readers of its own.
+    pool_size: int = 4
 
     @property
     def effective_database_url(self) -> str:
@@ -397,6 +400,10 @@ def _validated(config: Config) -> Config:
     if (config.server.tls_cert is None) != (config.server.tls_key is None):
         raise ConfigError("server: tls_cert and tls_key go together")
     _validate_proxies(config.server)
+    if not 1 <= config.storage.pool_size <= 100:
+        raise ConfigError(
+            f"storage.pool_size: must be from 1 to 100, not {config.storage.pool_size}"
+        )
     unknown = sorted(set(config.server.roles) - set(NODE_ROLES))
     if unknown or not config.server.roles:
         raise ConfigError(

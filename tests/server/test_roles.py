@@ -92,3 +92,10 @@ def test_a_shared_spool_directory_may_be_configured(tmp_path: Path) -> None:
     assert relative.storage.spool_dir == tmp_path / "spool-here"
     default = parse_config({}, base=tmp_path)
     assert default.storage.spool_dir == tmp_path / "var" / "spool"
+
+
+def test_the_postgresql_pool_size_is_configurable_and_bounded(tmp_path: Path) -> None:
+    assert parse_config({}, base=tmp_path).storage.pool_size == 4
+    assert parse_config({"storage": {"pool_size": 16}}, base=tmp_path).storage.pool_size == 16
+    with pytest.raises(ConfigError, match=r"storage\.pool_size: must be from 1 to 100, not 0"):
+        parse_config({"storage": {"pool_size": 0}}, base=tmp_path)

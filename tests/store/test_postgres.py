@@ -322,3 +322,14 @@ async def test_a_node_hears_another_nodes_events_without_polling(database: str) 
         watching.cancel()
         await asyncio.gather(watching, return_exceptions=True)
         await _close([writer, listener])
+
+
+async def test_the_pool_has_the_configured_size(database: str) -> None:
+    store = await open_store(database, pool_size=2)
+    try:
+        assert isinstance(store, PostgresStore)
+        assert store._engine.pool.size() == 2  # type: ignore[attr-defined]
+        results = await asyncio.gather(*(create(store) for _ in range(6)))  # more than 2
+        assert len({job.id for job in results}) == 6
+    finally:
+        await store.close()

@@ -8,14 +8,15 @@ from __future__ import annotations
 from printhost.store.base import Store
 
 
-async def open_store(database_url: str) -> Store:
+async def open_store(database_url: str, *, pool_size: int = 4) -> Store:
     """Open (migrating first) the store at ``database_url``.
 
     ``sqlite:///path`` (any sqlite driver name is accepted: ``sqlite+aiosqlite://``,
     ``sqlite+pysqlite://``) is the embedded store. ``postgresql://user:pw@host/db`` (or
     ``postgresql+psycopg://``; any PostgreSQL driver name runs on psycopg 3) is the cluster
-    store, which any number of nodes may share. Both migrate the database to the newest
-    schema first; several nodes starting at once is safe.
+    store, which any number of nodes may share, through ``pool_size`` connections per
+    node. Both migrate the database to the newest schema first; several nodes starting at
+    once is safe.
     """
     # Imported here so that importing printhost.store.base stays free of SQLAlchemy.
     from sqlalchemy import make_url
@@ -34,7 +35,7 @@ async def open_store(database_url: str) -> Store:
     if backend == "postgresql":
         from printhost.store.postgres import PostgresStore
 
-        return await PostgresStore.open(database_url)
+        return await PostgresStore.open(database_url, pool_size=pool_size)
     raise ValueError(
         f"unsupported database {backend!r} in {url.render_as_string(hide_password=True)}: "
         "printhost supports sqlite:///path and postgresql://user@host/database"
