@@ -11,7 +11,8 @@ HAProxy 2.6, real ipptool:
   is ignored.
 - A node told to stop (SIGTERM) turns not-ready at once and HAProxy takes it out.
 
-The several-node and failure tests belong with the PostgreSQL store (issue 6).
+Several nodes on PostgreSQL behind the same configuration, killed under load:
+tests/e2e/test_cluster.py.
 """
 
 from __future__ import annotations
