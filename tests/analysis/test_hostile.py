@@ -8,13 +8,14 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from printhost.analysis import Analysis, AnalysisError, Limits, analyze_bounded
+from printhost.analysis import Analysis, AnalysisError, Limits, analyze_bounded, analyze_file
 from printhost.analysis.raster import PWG_HEADER, PWG_SYNC, URF_SYNC
 from printhost.analysis.sandbox import _death
 
@@ -295,3 +296,34 @@ def test_pdf_form_that_draws_itself_is_bounded(tmp_path: Path) -> None:
         assert exc.reason
     else:
         assert (analysis.pages, analysis.color_pages) == (1, (1,))
+
+
+def test_text_with_too_many_pages_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "ff.txt"
+    path.write_bytes(b"a\f" * 20_001)
+    with pytest.raises(AnalysisError, match="text has more than 10000 pages"):
+        analyze_file(path)
+
+
+def test_pcl_copies_are_counted_before_they_cost_memory(tmp_path: Path) -> None:
+    path = tmp_path / "copies.pcl"
+    page = b"\x1bE\x1b&l999Xx\x0c"  # one marked page asking for 999 copies
+    path.write_bytes(page * 20 + b"\x1b&l998Xx\x0c")
+    started = time.monotonic()
+    with pytest.raises(AnalysisError, match="more than 10000 page images"):
+        analyze_file(path)
+    assert time.monotonic() - started < 5
+
+
+def test_the_worker_lowers_its_limits_under_a_smaller_hard_limit() -> None:
+    script = (
+        "import resource; from printhost.analysis.worker import limit_self;"
+        "resource.setrlimit(resource.RLIMIT_AS, (1 << 31, 1 << 31));"
+        "limit_self(1 << 32, 30);"
+        "print(resource.getrlimit(resource.RLIMIT_AS))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"({1 << 31}, {1 << 31})"

@@ -20,6 +20,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 SIDES = ("one-sided", "two-sided-long-edge", "two-sided-short-edge")
+#: The most page images one document may have, in every format (copies the document asks
+#: for itself included): enough for any real job, small enough that an analysis, its
+#: JSON and the judge's counting stay small.
+MAX_PAGES = 10_000
 
 
 class AnalysisError(Exception):

@@ -75,8 +75,8 @@ from typing import BinaryIO
 from PIL import Image, ImageChops
 
 from printhost.analysis.image import is_color_image
-from printhost.analysis.model import Analysis, AnalysisError
-from printhost.analysis.raster import COLOR_TOLERANCE, MAX_PAGES
+from printhost.analysis.model import MAX_PAGES, Analysis, AnalysisError
+from printhost.analysis.raster import COLOR_TOLERANCE
 
 MIME = "application/vnd.hp-pcl"
 CHUNK = 1 << 16
@@ -290,6 +290,10 @@ def assemble(mime: str, pages: list[PageOut], qty: int) -> Analysis:
     """One Analysis from the ejected pages (copies convention as in the docstring)."""
     if not pages:
         raise AnalysisError(f"{'PCL XL' if mime.endswith('pclxl') else 'PCL'} job prints no pages")
+    # Copies count as page images (as PostScript's), and are counted before any list is
+    # expanded by them: 10,000 pages of 999 copies must not cost memory first.
+    if sum(page.copies for page in pages) > MAX_PAGES:
+        raise AnalysisError(f"more than {MAX_PAGES} page images")
     copies = {page.copies for page in pages}
     if len(copies) == 1:
         embedded = copies.pop()
@@ -299,8 +303,6 @@ def assemble(mime: str, pages: list[PageOut], qty: int) -> Analysis:
         embedded = 1
         sizes = [page.size for page in pages for _ in range(page.copies)]
         colors = [page.color for page in pages for _ in range(page.copies)]
-    if len(sizes) > MAX_PAGES:
-        raise AnalysisError(f"more than {MAX_PAGES} page images")
     return Analysis(
         format=mime,
         pages=len(sizes),

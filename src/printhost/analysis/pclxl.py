@@ -50,7 +50,7 @@ from typing import BinaryIO
 from PIL import Image
 
 from printhost.analysis.image import is_color_image
-from printhost.analysis.model import Analysis, AnalysisError
+from printhost.analysis.model import MAX_PAGES, Analysis, AnalysisError
 from printhost.analysis.pcl import (
     MAX_COPIES,
     MAX_ROW_BYTES,
@@ -66,7 +66,7 @@ from printhost.analysis.pcl import (
     rgb_bytes_color,
     unpack_packbits,
 )
-from printhost.analysis.raster import COLOR_TOLERANCE, MAX_PAGES
+from printhost.analysis.raster import COLOR_TOLERANCE
 
 MIME = "application/vnd.hp-pclxl"
 MAX_BLOCK = 1 << 26

@@ -40,10 +40,9 @@ import pikepdf
 import pypdfium2  # type: ignore[import-untyped]
 from PIL import Image, ImageChops
 
-from printhost.analysis.model import Analysis, AnalysisError
+from printhost.analysis.model import MAX_PAGES, Analysis, AnalysisError
 from printhost.analysis.pdf_content import COLOR, FULL, MONO, Region, Verdict, classify_page
 
-MAX_PAGES = 10_000
 MAX_DEPTH = 64
 RENDER_DPI = 50
 MAX_RENDER_SIDE = 3000  # pixels; huge pages render at a lower resolution

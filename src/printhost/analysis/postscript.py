@@ -50,9 +50,8 @@ from typing import IO
 from PIL import Image
 
 from printhost.analysis.image import is_color_image
-from printhost.analysis.model import Analysis, AnalysisError
+from printhost.analysis.model import MAX_PAGES, Analysis, AnalysisError
 
-MAX_PAGES = 10_000  # page images, copies included
 RENDER_DPI = 50
 COLOR_TOLERANCE = 8
 MAX_RENDER_PIXELS = 3000 * 3000  # per page image, at RENDER_DPI (60 x 60 inches)

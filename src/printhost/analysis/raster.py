@@ -40,7 +40,7 @@ from typing import BinaryIO
 
 from PIL import Image, ImageChops
 
-from printhost.analysis.model import Analysis, AnalysisError
+from printhost.analysis.model import MAX_PAGES, Analysis, AnalysisError
 
 PWG_SYNC = b"RaS2"
 URF_SYNC = b"UNIRAST\x00"
@@ -48,7 +48,6 @@ PWG_HEADER = 1796
 URF_HEADER = 32
 MAX_DIMENSION = 1 << 18  # pixels per side: 100 inches at 2400 dpi is 240,000
 MAX_PAGE_BYTES = 1 << 32  # uncompressed bytes per page
-MAX_PAGES = 100_000
 CHUNK = 1 << 20
 
 # cups_cspace_t values (PWG 5102.4 §4.3.1.12)

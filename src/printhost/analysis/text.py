@@ -11,7 +11,7 @@ from __future__ import annotations
 import codecs
 from typing import BinaryIO
 
-from printhost.analysis.model import Analysis, AnalysisError
+from printhost.analysis.model import MAX_PAGES, Analysis, AnalysisError
 
 LINES_PER_PAGE = 66
 LETTER = (612.0, 792.0)
@@ -82,6 +82,8 @@ class _PageCounter:
         lines = self.lines + (1 if self.partial else 0)
         self.pages += max(1, -(-lines // LINES_PER_PAGE))
         self.lines, self.partial, self.started = 0, False, False
+        if self.pages > MAX_PAGES:
+            raise AnalysisError(f"text has more than {MAX_PAGES} pages")
 
     def finish(self) -> int:
         if self.started:

@@ -57,10 +57,20 @@ def analyze_and_reply(path: Path) -> int:
 
 
 def limit_self(max_memory: int, max_cpu: int) -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (max_memory, max_memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (max_cpu, max_cpu + 1))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    """Lower this process's limits (never raise them: under a smaller hard limit, e.g. a
+    service's ``ulimit -v``, asking for more fails, and that limit already bounds us)."""
+    _lower(resource.RLIMIT_AS, max_memory, max_memory)
+    _lower(resource.RLIMIT_CPU, max_cpu, max_cpu + 1)
+    _lower(resource.RLIMIT_FSIZE, 0, 0)
+    _lower(resource.RLIMIT_CORE, 0, 0)
+
+
+def _lower(which: int, soft: int, hard: int) -> None:
+    _, current_hard = resource.getrlimit(which)
+    if current_hard != resource.RLIM_INFINITY:
+        hard = min(hard, current_hard)
+        soft = min(soft, hard)
+    resource.setrlimit(which, (soft, hard))
 
 
 def _reply(message: dict[str, object], status: int) -> int:
