@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -30,6 +31,7 @@ from printhost.rules.parse import parse_rules
 BACKEND_SCHEMES = ("ipp", "ipps", "socket", "lpd", "file")
 ROLES = ("user", "operator", "admin")
 NODE_ROLES = ("intake", "dispatch", "web")
+MAX_DRAIN_GRACE_SECONDS = 300.0
 __all__ = ["NAME_RE", "ConfigError"]
 
 
@@ -428,6 +430,22 @@ def _validate_proxies(server: ServerConfig) -> None:
         raise ConfigError(f"server.proxy_user_header: {header!r} is not a header name")
     if header and not server.trusted_proxies:
         raise ConfigError("server.proxy_user_header: needs trusted_proxies (who may set it)")
+    if header:
+        # Whoever may set the header proves any identity: name the balancers one by one,
+        # so no other host of their network can (invariant 4).
+        for proxy in server.trusted_proxies:
+            network = ipaddress.ip_network(proxy, strict=False)
+            if network.num_addresses > 1:
+                raise ConfigError(
+                    f"server.trusted_proxies: {proxy!r} is a network; with proxy_user_header "
+                    "list each balancer's own address"
+                )
+    grace = server.drain_grace_seconds
+    if not (math.isfinite(grace) and 0 <= grace <= MAX_DRAIN_GRACE_SECONDS):
+        raise ConfigError(
+            f"server.drain_grace_seconds: must be from 0 to {MAX_DRAIN_GRACE_SECONDS:g}, "
+            f"not {grace}"
+        )
 
 
 def _validate_routing(config: Config) -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy.exc
 
 from printhost.clock import FakeClock
 from printhost.cluster.nodes import (
@@ -71,7 +72,7 @@ class FlakyStore:
     async def put_node(self, node: NodeRecord) -> None:
         self.puts += 1
         if self.failing:
-            raise OSError("database unreachable")
+            raise sqlalchemy.exc.OperationalError("put_node", {}, OSError("unreachable"))
         await self.store.put_node(node)
 
     def __getattr__(self, name: str) -> Any:
@@ -190,7 +191,12 @@ async def test_a_failing_beat_is_logged_and_the_next_one_recovers(
     assert (await only_node(store)).heartbeat_at == T0 + 4
 
 
-async def test_a_failing_load_callable_is_survived_too(store: FlakyStore) -> None:
+async def test_a_bug_fails_loudly_instead_of_leaving_a_silent_live_node(
+    store: FlakyStore,
+) -> None:
+    """Others would take the jobs of a node whose heartbeat stops while it still delivers:
+    anything but an outage of the store stops the node instead."""
+
     def broken() -> dict[str, int]:
         raise RuntimeError("dispatcher gone")
 
@@ -204,7 +210,8 @@ async def test_a_failing_load_callable_is_survived_too(store: FlakyStore) -> Non
         interval=2.0,
         load=broken,
     )
-    assert not await beat.beat()
+    with pytest.raises(RuntimeError, match="dispatcher gone"):
+        await beat.beat()
     assert await store.list_nodes() == []
 
 

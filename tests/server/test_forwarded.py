@@ -45,7 +45,7 @@ async def _world(tmp_path: Path, peer: tuple[str, int]) -> AsyncIterator[tuple[S
         {
             "storage": {"state_dir": str(tmp_path / "var")},
             "server": {
-                "trusted_proxies": ["10.0.0.0/29"],
+                "trusted_proxies": ["10.0.0.5"],
                 "proxy_user_header": "X-Forwarded-User",
             },
             "printers": [{"name": "p", "uri": out.as_uri()}],
@@ -103,6 +103,16 @@ async def test_a_trusted_proxy_names_the_owner_address_and_scheme(tmp_path: Path
         assert job_uri is not None and str(job_uri.value).startswith("ipps://lb.test:8443/")
 
 
+async def test_an_ipv4_proxy_on_a_dual_stack_listener_is_the_same_proxy(tmp_path: Path) -> None:
+    async with _world(tmp_path, ("::ffff:10.0.0.5", 50000)) as (services, http):
+        response = await _print(http, FORWARDED)
+        assert response.code == Status.SUCCESSFUL_OK
+        job = await _only_job(services)
+        assert (job.owner, job.originating_host) == ("alice", CLIENT)
+        job_uri = response.group(Tag.JOB).get("job-uri")  # type: ignore[union-attr]
+        assert job_uri is not None and str(job_uri.value).startswith("ipps://lb.test:8443/")
+
+
 async def test_the_same_headers_from_anyone_else_are_ignored(tmp_path: Path) -> None:
     async with _world(tmp_path, STRANGER) as (services, http):
         response = await _print(http, FORWARDED)
@@ -149,6 +159,12 @@ async def test_the_proxys_user_is_the_rest_callers_identity(tmp_path: Path) -> N
         ({"trusted_proxies": ["not-an-address"]}, "is not an address or network"),
         ({"trusted_proxies": ["10.0.0.1"], "proxy_user_header": "X User"}, "not a header"),
         ({"proxy_user_header": "X-Forwarded-User"}, "needs trusted_proxies"),
+        (
+            {"trusted_proxies": ["10.0.0.0/24"], "proxy_user_header": "X-Forwarded-User"},
+            "is a network; with proxy_user_header list each balancer's own address",
+        ),
+        ({"drain_grace_seconds": float("inf")}, "drain_grace_seconds: must be from 0 to 300"),
+        ({"drain_grace_seconds": -1}, "drain_grace_seconds: must be from 0 to 300"),
     ],
 )
 def test_proxy_settings_are_checked(tmp_path: Path, server: dict[str, Any], message: str) -> None:

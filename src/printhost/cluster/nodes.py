@@ -31,6 +31,7 @@ import logging
 from collections.abc import Callable, Mapping
 
 from printhost.clock import Clock
+from printhost.outage import is_store_outage
 from printhost.store.base import NodeRecord, NodeState, Store
 
 log = logging.getLogger(__name__)
@@ -158,6 +159,10 @@ class Heartbeat:
             record = dataclasses.replace(self._identity, heartbeat_at=now, state=state, load=load)
             await self._store.put_node(record)
         except Exception as exc:
+            if not is_store_outage(exc):
+                # A bug must not leave a node that delivers while the others, seeing its
+                # heartbeat stop, take its jobs over: it fails, and so stops, loudly.
+                raise
             # The first failure in a row with its traceback; the rest in one line each.
             log.warning(
                 "heartbeat of node %s failed (%s: %s); retrying in %gs",

@@ -53,6 +53,7 @@ from printhost.jobs.lifecycle import JobEvent
 from printhost.jobs.model import JobId, JobRecord
 from printhost.jobs.service import JobService
 from printhost.judge.analyser import Analyser
+from printhost.judge.judge import REVIEW_REASON
 from printhost.judge.modification import forced_needs, judged, note
 from printhost.judge.records import Decision
 from printhost.judge.stage import SETTLED, WAIT, JudgeStage
@@ -83,6 +84,7 @@ IDLE_POLL_SECONDS = 1.0
 PEEK_BATCH = 32
 MAX_PEEKS_PER_PASS = 64
 INTERNAL_ERROR_PAUSE_SECONDS = 10.0
+JUDGE_FAILED = "held: it could not be judged (internal error, logged); an operator may release it"
 _UNLEASED = {"lease_owner": None, "lease_expires": None, "printer": None}
 
 
@@ -220,13 +222,14 @@ class Dispatcher:
         if self._judging is not None:
             try:
                 admitted = await self._judging.admit(job, destination.name)
-            except Exception:
-                # A bug, or stored data it cannot read: the job pauses in its place (as an
-                # internal error while delivering does) and the dispatcher keeps serving.
+            except Exception as exc:
+                if is_store_outage(exc):
+                    return False  # the next pass tries again, in order
+                # A bug, or stored data it cannot read: the job is held for an operator,
+                # saying so, so it does not block the jobs behind it on every pass.
                 log.exception("judging job %s failed", job.id)
-                later = {"next_attempt_at": now + INTERNAL_ERROR_PAUSE_SECONDS}
-                await self._store.update_job(job.id, later)
-                return False
+                await self._jobs.hold_because(job, REVIEW_REASON, JUDGE_FAILED)
+                return True
             if admitted is WAIT:
                 return False
             if admitted is SETTLED:
@@ -454,17 +457,29 @@ class Dispatcher:
                 await self._spool.delete(document.path)
 
     async def _renew(self, job_id: JobId) -> None:
-        interval = max(0.5, self._delivery.lease_seconds / 3)
+        lease = self._delivery.lease_seconds
+        interval = max(0.5, lease / 3)
+        # Other nodes may take the job once its lease runs out, or once this node's
+        # heartbeat has been silent dead_after seconds: past the earlier of the two without
+        # reaching the store, this node must stop delivering it (invariant 2).
+        reached = self._clock.now()
+        held_until = reached + lease  # claimed just before this task started
         while True:
             await asyncio.sleep(interval)
-            until = self._clock.now() + self._delivery.lease_seconds
+            now = self._clock.now()
             try:
-                renewed = await self._store.renew_lease(job_id, self.node, until)
+                renewed = await self._store.renew_lease(job_id, self.node, now + lease)
             except Exception as exc:
                 if not is_store_outage(exc):
                     raise
-                log.warning("renewing the lease of job %s: the store is unreachable", job_id)
-                continue  # the delivery goes on; the next renewal may reach the store
+                safe_until = min(held_until, reached + self._config.cluster.dead_after_seconds)
+                if now + interval < safe_until:
+                    log.warning("renewing the lease of job %s: the store is unreachable", job_id)
+                    continue  # the delivery goes on; the next renewal may reach the store
+                log.warning("job %s: the store unreachable too long; delivery stopped", job_id)
+                self.stop_delivery(job_id)
+                return
+            reached, held_until = now, now + lease
             if not renewed:
                 log.warning("lost the lease on job %s", job_id)
                 self.stop_delivery(job_id)

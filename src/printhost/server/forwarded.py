@@ -45,9 +45,13 @@ class ForwardedMiddleware:
             await self._app(scope, receive, send)
             return
         client = scope.get("client")
-        if client is None or not self._is_trusted(str(client[0])):
+        peer = _unmapped(str(client[0])) if client is not None else ""
+        if not self._is_trusted(peer):
             await self._app(scope, receive, send)
             return
+        # uvicorn's middleware compares the address as written: give it the same (unmapped)
+        # one we trusted, or on a dual-stack listener it ignores X-Forwarded-* we believe
+        scope["client"] = (peer, client[1]) if client is not None else None
         scope[VIA_PROXY] = True
         user = self._proxy_user(scope)
         if user:
@@ -59,8 +63,6 @@ class ForwardedMiddleware:
             address = ipaddress.ip_address(host)
         except ValueError:
             return False
-        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
         return any(address in network for network in self._networks)
 
     def _proxy_user(self, scope: Scope) -> str:
@@ -71,6 +73,17 @@ class ForwardedMiddleware:
                 user = value.decode("utf-8", errors="replace").strip()
                 return user if 0 < len(user) <= MAX_USER and user.isprintable() else ""
         return ""
+
+
+def _unmapped(host: str) -> str:
+    """An IPv4 client on a dual-stack listener arrives as ::ffff:a.b.c.d: its IPv4 form."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return host
 
 
 def via_proxy(request: Request) -> bool:

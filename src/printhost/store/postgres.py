@@ -96,7 +96,8 @@ class PostgresStore(SqlStore):
             pool_size=pool_size,
             max_overflow=0,
             pool_pre_ping=True,  # a connection the server dropped is replaced, not used
-            connect_args={"connect_timeout": 10},
+            # acknowledged means durable (invariant 1) whatever the server's default says
+            connect_args={"connect_timeout": 10, "options": "-c synchronous_commit=on"},
         )
         return cls(engine, pool_size)
 

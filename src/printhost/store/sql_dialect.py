@@ -27,9 +27,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 #: Advisory lock keys are (namespace, key) pairs of int4; the namespace keeps ours apart
 #: from any other application sharing the database ("PH" in ASCII).
 LOCK_NAMESPACE = 0x5048
-#: Keys within LOCK_NAMESPACE: the event log, schema migrations; accounts hash their name.
+#: Keys within LOCK_NAMESPACE: the event log, schema migrations.
 EVENT_LOG_KEY = 1
 MIGRATION_KEY = 2
+#: Accounts hash their name into a namespace of their own ("PA"), so no account's lock is
+#: the event log's or the migrations'.
+ACCOUNT_LOCK_NAMESPACE = 0x5041
 
 
 def is_postgresql(conn: Connection) -> bool:
@@ -72,7 +75,7 @@ def lock_account(conn: Connection, account: str) -> None:
     Two names whose hashes collide merely share a lock.)"""
     if is_postgresql(conn):
         key = func.hashtext(account)
-        conn.execute(select(func.pg_advisory_xact_lock(LOCK_NAMESPACE, key)))
+        conn.execute(select(func.pg_advisory_xact_lock(ACCOUNT_LOCK_NAMESPACE, key)))
 
 
 def lock_migrations(conn: Connection) -> None:
