@@ -138,7 +138,6 @@ async def _services(config: Config, clock: Clock) -> AsyncIterator[tuple[Service
         await services.jobs.release_route_holds()
         if services.charges is not None:
             await services.charges.sync_shared_accounts(config.members_by_group())
-            await services.charges.resolve_open()  # a crash may have left some open
         yield services, dispatcher
     finally:
         await store.close()
@@ -171,6 +170,7 @@ def wire(
         events_appended=bell.ring,
         place=IntakeRules(config, store, first_use).place,
         job_ended=charges.settle if charges is not None else _nothing,
+        job_changed=charges.repriced if charges is not None else _nothing,
     )
     holder.append(Dispatcher(config, store, jobs, spool, clock, node=node))
     if charges is not None:

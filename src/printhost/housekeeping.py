@@ -28,11 +28,12 @@ import logging
 
 from printhost.accounting import allocations
 from printhost.accounting.ledger import AccountKind, NewTransaction, Transaction
-from printhost.accounting.money import Money
+from printhost.accounting.money import ZERO, Money
 from printhost.accounting.settings import Allocation
 from printhost.ipp.constants import JobState
 from printhost.jobs.hold import release_time
 from printhost.jobs.service import ACTIVE_STATES, JobNotPossible
+from printhost.judge.stage import release_money_holds
 from printhost.server.operations.subscriptions import expire_subscriptions
 from printhost.server.services import Services
 from printhost.store.base import JobFilter
@@ -135,9 +136,13 @@ async def expire_held_jobs(services: Services) -> int:
         return 0
     before = services.clock.now() - settings.held_job_expiry_seconds
     expired = 0
+    now = services.clock.now()
     for job in await services.jobs.list(JobFilter(states=(JobState.PENDING_HELD,))):
         if job.created_at > before:
             continue
+        due = release_time(job.hold_until, job.created_at) if job.hold_until else None
+        if due is not None and due > now:
+            continue  # held until a time still to come (weekend, night): not abandoned
         hours = settings.held_job_expiry_seconds / 3600
         with contextlib.suppress(JobNotPossible):
             await services.jobs.cancel(
@@ -181,5 +186,9 @@ async def apply_allocations(services: Services) -> int:
                 made = allocations.plan_allocation(allocation, account, available, last, now)
                 return None if made is None else made.transaction
 
-            posted += await services.store.allocate(account, plan) is not None
+            made = await services.store.allocate(account, plan)
+            if made is not None:
+                posted += 1
+                if any(p.account == account and p.amount > ZERO for p in made.postings):
+                    await release_money_holds(services.jobs, account)
     return posted

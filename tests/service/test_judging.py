@@ -37,8 +37,8 @@ from printhost.ipp.model import Attribute
 from printhost.jobs.model import JobId, JobRecord
 from printhost.jobs.service import JobSpec
 from printhost.judge.records import Decision
+from printhost.judge.stage import release_money_holds
 from printhost.server.job_attributes import encode_template
-from printhost.server.rest_accounts import release_money_holds
 from printhost.server.services import Services
 from printhost.store import open_store
 from printhost.store.base import NewDocument, NewEvent
@@ -193,7 +193,7 @@ async def test_too_little_balance_holds_the_job_until_a_credit(tmp_path: Path) -
         assert held.state_message == "held: balance 0.10 < cost 0.30"
         credit = ledger.credit("alice", Money(100), time=w.clock.now(), reason="top up")
         await w.services.store.post_transaction(credit)
-        assert await release_money_holds(w.services, "alice") == 1
+        assert await release_money_holds(w.services.jobs, "alice") == 1
         done = await _until(w, job.id, END)
         assert done.state == JobState.COMPLETED
         assert await w.balance() == (Money(80), ZERO)
@@ -470,19 +470,17 @@ async def test_a_restarted_job_is_judged_and_charged_again(tmp_path: Path) -> No
         assert await w.services.store.ledger_sum() == ZERO
 
 
-async def test_a_judge_that_fails_pauses_the_job_and_the_dispatcher_keeps_serving(
-    tmp_path: Path,
-) -> None:
+async def test_a_judge_that_fails_holds_the_job_and_its_route_goes_on(tmp_path: Path) -> None:
     async with _world(tmp_path) as w:
         broken = await _submit(w, _text(1), hold_until="indefinite")
         await w.services.store.update_job(broken.id, {"judgement": "{not json"})
         await w.services.store.update_job(broken.id, {"analysis": '{"documents": 7}'})
         await w.services.jobs.release(await _until(w, broken.id, HELD))
-        fine = await _submit(w, _text(1), queue="other")
-        assert (await _until(w, fine.id, END)).state == JobState.COMPLETED
-        paused = await w.services.store.get_job(broken.id)
-        assert paused is not None and paused.state == JobState.PENDING
-        assert paused.next_attempt_at is not None and paused.next_attempt_at > w.clock.now()
+        held = await _until(w, broken.id, HELD)
+        assert held.state_reasons == ("job-held-for-review",)
+        assert "could not be judged (internal error, logged)" in held.state_message
+        behind = await _submit(w, _text(1))  # the same route (alice's): not blocked
+        assert (await _until(w, behind.id, END)).state == JobState.COMPLETED
 
 
 async def test_ipp_job_attributes_show_pages_impressions_and_sheets(tmp_path: Path) -> None:
@@ -514,3 +512,76 @@ def test_configuration_refuses_shared_accounts_named_like_users_and_unknown_cost
     unknown = _config(tmp_path, costs=[{"destinations": ["nowhere"], "mono": "0.10"}])
     with pytest.raises(ConfigError, match="no printer or pool 'nowhere'"):
         parse_config(unknown, base=tmp_path)
+
+
+async def test_changing_a_judged_job_prices_it_again(tmp_path: Path) -> None:
+    rules = [{"name": "big", "action": "hold", "reason": "big job", "max_pages": 10}]
+    async with _world(tmp_path, rules=rules) as w:
+        job = await _submit(w, _text(2), hold_until="indefinite")
+        await w.services.jobs.release(await _until(w, job.id, HELD))
+        done = await _until(w, job.id, END)
+        assert _decision(done).cost_cents == 20
+        # a second job, judged and reserved, then held and changed to 3 copies
+        second = await _submit(w, _text(2))
+        await _until(w, second.id, END)
+        held = await _submit(w, _text(1), hold_until="indefinite")
+        decision = Decision("allow", "", destination="mono", account="alice", cost_cents=10)
+        await w.services.store.update_job(held.id, {"judgement": decision.to_json()})
+        charges = w.services.charges
+        assert charges is not None and await charges.reserve(held, decision) is None
+        held = await _until(w, held.id, HELD)
+        copies = encode_template([Attribute.of("copies", Tag.INTEGER, 3)])
+        changed = await w.services.jobs.update(held, {"template": copies})
+        assert changed.judgement is None  # judged again when it prints
+        reservation = await w.services.store.get_reservation(held.id)
+        assert reservation is not None and reservation.state == ReservationState.RELEASED
+        await w.services.jobs.release(changed)
+        done = await _until(w, held.id, END)
+        assert (_decision(done).impressions, _decision(done).cost_cents) == (3, 30)
+        assert await w.balance() == (Money(100 - 20 - 20 - 30), ZERO)
+        assert await w.services.store.ledger_sum() == ZERO
+
+
+async def test_a_job_owned_by_a_ledger_name_is_denied_not_stuck(tmp_path: Path) -> None:
+    async with _world(tmp_path) as w:
+        bad = await _submit(w, _text(1), owner="funding")
+        done = await _until(w, bad.id, END)
+        assert done.state == JobState.ABORTED
+        assert "'funding' is a name the ledger keeps for itself" in done.state_message
+        after = await _submit(w, _text(1), owner="funding")  # the next one is not blocked
+        assert (await _until(w, after.id, END)).state == JobState.ABORTED
+
+
+async def test_an_allocation_releases_jobs_held_for_money(tmp_path: Path) -> None:
+    allocations = [{"users": ["alice"], "amount": "2.00", "period": "daily", "mode": "add"}]
+    async with _world(
+        tmp_path, accounting={"initial_balance": "0.00"}, allocations=allocations
+    ) as w:
+        job = await _submit(w, _text(1))
+        held = await _until(w, job.id, HELD)
+        assert held.state_reasons == ("account-limit-reached",)
+        assert await housekeeping.apply_allocations(w.services) == 1
+        assert (await _until(w, job.id, END)).state == JobState.COMPLETED
+
+
+async def test_a_restart_charges_the_first_printing_if_it_was_not_settled(
+    tmp_path: Path,
+) -> None:
+    async with _world(tmp_path) as w:
+        charges = w.services.charges
+        assert charges is not None
+        job = await _submit(w, _text(2), hold_until="indefinite")
+        decision = Decision("allow", "", destination="mono", account="alice", cost_cents=20)
+        await w.services.store.update_job(job.id, {"judgement": decision.to_json()})
+        assert await charges.reserve(job, decision) is None
+        ended = await w.services.store.transition_job(
+            job.id, (JobState.PENDING_HELD,), JobState.CANCELED, reasons=("none",),
+            message="", event=NewEvent("job-completed", w.clock.now()),
+        )  # fmt: skip
+        assert ended is not None  # the node died before settling
+        await w.services.jobs.restart(ended)
+        first = [t for t in await w.services.store.list_transactions(job_id=job.id)]
+        assert [str(t.kind) for t in first[:2]] == ["reserve", "release"]
+        await _until(w, job.id, END)
+        assert await w.balance() == (Money(80), ZERO)
+        assert await w.services.store.ledger_sum() == ZERO

@@ -108,6 +108,13 @@ class Charges:
                 job.id, time=now, reason=f"job {job.id} {job.state.keyword}"
             )
 
+    async def repriced(self, job: JobRecord) -> None:
+        """The job changed before it printed (Set-Job-Attributes, another destination):
+        what was reserved for it goes back; judging it again reserves the new cost."""
+        await self._store.release_reservation(
+            job.id, time=self._clock.now(), reason=f"job {job.id} changed before printing"
+        )
+
     async def resolve_open(self) -> int:
         """Settle every open reservation whose job has ended; release those whose job is
         gone. Returns how many were settled."""

@@ -114,9 +114,11 @@ class JobService:
         events_appended: Callable[[], None] = lambda: None,
         place: Callable[[JobSpec], Awaitable[Placement]] = _as_is,
         job_ended: Callable[[JobRecord], Awaitable[None]] = _nothing,
+        job_changed: Callable[[JobRecord], Awaitable[None]] = _nothing,
     ) -> None:
         self._place = place
         self._job_ended = job_ended
+        self._job_changed = job_changed
         self._store = store
         self._clock = clock
         self._wake_dispatcher = wake_dispatcher
@@ -325,6 +327,7 @@ class JobService:
         """Restart-Job / Reprocess-Job of a retained job whose documents are still kept."""
         if not job.state.is_terminal or not all(d.path for d in job.documents):
             raise JobNotPossible(f"job {job.id} cannot be restarted (documents not retained)")
+        await self._settle(job)  # its first printing is charged (or released) before a reprint
         updated = await self._move(
             job,
             JobEvent.RESTART,
@@ -360,9 +363,17 @@ class JobService:
         """Set-Job-Attributes and priority changes on a job that has not started."""
         if job.state not in (JobState.PENDING, JobState.PENDING_HELD):
             raise JobNotPossible(f"a {job.state.keyword} job cannot be changed")
+        template = changes.get("template", job.template)
+        repriced = job.judgement is not None and template != job.template
+        if repriced:
+            # copies, sides, media... changed: the price and the rules' verdict were for
+            # the job as it was; it is judged (and its cost reserved) again
+            changes = {**changes, "judgement": None}
         updated = await self._store.update_job(job.id, changes)
         if updated is None:
             raise JobNotPossible(f"job {job.id} is gone")
+        if repriced:
+            await self._job_changed(updated)
         await self._store.append_event(
             NewEvent("job-config-changed", self._clock.now(), queue=job.queue), job.id
         )

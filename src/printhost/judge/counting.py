@@ -14,7 +14,11 @@ from dataclasses import dataclass
 from printhost.analysis.model import SIDES, Charge, charge
 from printhost.ipp.model import Attribute, RangeOfInteger
 from printhost.judge.records import JobAnalysis
+from printhost.modify.attributes import forced_attributes
 from printhost.routing.router import needs_of
+
+#: print-color-mode values that print no colour (PWG 5100.13 §5.2.3).
+MONOCHROME_MODES = frozenset({"monochrome", "process-monochrome", "bi-level", "auto-monochrome"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,12 +52,14 @@ def options_of(template: Sequence[Attribute]) -> PrintOptions:
 
 
 def forced(options: PrintOptions, *, grayscale: bool, duplex: bool) -> PrintOptions:
-    """The options a job prints with after rules forced grayscale and/or duplex."""
-    if grayscale:
-        options = dataclasses.replace(options, print_color_mode="monochrome")
-    if duplex and options.sides == "one-sided":
-        options = dataclasses.replace(options, sides="two-sided-long-edge")
-    return options
+    """The options a job prints with after rules forced grayscale and/or duplex: the very
+    attributes the printer is sent (modify/attributes.py)."""
+    sent = forced_attributes(grayscale, duplex, options.sides)
+    return dataclasses.replace(
+        options,
+        print_color_mode=sent.get("print-color-mode", options.print_color_mode),
+        sides=sent.get("sides", options.sides),
+    )
 
 
 def count(analysis: JobAnalysis, options: PrintOptions) -> Charge:
@@ -67,7 +73,7 @@ def count(analysis: JobAnalysis, options: PrintOptions) -> Charge:
         impressions += one.impressions
         color += one.color_impressions
         sheets += one.sheets
-    if options.print_color_mode == "monochrome":
+    if options.print_color_mode in MONOCHROME_MODES:
         color = 0
     return Charge(impressions=impressions, sheets=sheets, color_impressions=color)
 

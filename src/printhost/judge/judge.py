@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from printhost.accounting.charges import Charges
 from printhost.accounting.costs import CostSchedule, price
+from printhost.accounting.ledger import is_system_account
 from printhost.accounting.money import Money
 from printhost.accounting.settings import AccountingConfig
 from printhost.analysis.model import Charge
@@ -34,9 +35,6 @@ REVIEW_REASON = "job-held-for-review"
 ACCOUNT_NEEDED_REASON = "account-info-needed"
 ACCOUNT_REFUSED_REASON = "account-authorization-failed"
 MONEY_REASON = "account-limit-reached"
-JUDGE_HOLD_REASONS = frozenset(
-    {REVIEW_REASON, ACCOUNT_NEEDED_REASON, ACCOUNT_REFUSED_REASON, MONEY_REASON}
-)
 #: How many of the owner's recent jobs rate limits and duplicate checks look at.
 HISTORY_JOBS = 1000
 
@@ -77,6 +75,8 @@ class Judge:
         options = options_of(decode_template(job.template))
         groups = self._groups_of.get(job.owner, ())
         account = job.account or options.account_id or job.owner
+        if is_system_account(account):  # revenue, funding, reserved:*: never a payer
+            return Deny(f"denied: {account!r} is a name the ledger keeps for itself")
         if account != job.owner and not self._may_charge(job.owner, groups, account):
             return HoldJob(
                 ACCOUNT_REFUSED_REASON,
@@ -178,4 +178,4 @@ def _decision(
     )
 
 
-__all__ = ["JUDGE_HOLD_REASONS", "Deny", "HoldJob", "Judge", "PrintOptions"]
+__all__ = ["Deny", "HoldJob", "Judge", "PrintOptions"]

@@ -7,6 +7,7 @@ stamped with watermarks by printhost.modify, because some printers ignore the at
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 
 from printhost.accounting.money import Money
@@ -16,6 +17,8 @@ from printhost.jobs.model import JobRecord
 from printhost.judge.records import Decision, RecordError, decision_of
 from printhost.modify.attributes import forced_attributes
 from printhost.routing.router import Needs
+
+log = logging.getLogger(__name__)
 
 
 def forced_needs(needs: Needs, decision: Decision) -> Needs:
@@ -39,10 +42,12 @@ def with_forced_attributes(
 
 
 def judged(job: JobRecord) -> Decision | None:
-    """The job's stored decision; None when it was not judged (accounting off)."""
+    """The job's stored decision; None when it was not judged (accounting off), or when
+    what is stored does not decode (it is then judged again)."""
     try:
         return decision_of(job)
-    except RecordError:
+    except RecordError as exc:
+        log.warning("job %s: %s; judging it again", job.id, exc)
         return None
 
 

@@ -15,7 +15,6 @@ open reservation that the job's end (or the sweep) settles.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from enum import Enum
 
@@ -23,10 +22,9 @@ from printhost.accounting.charges import Charges
 from printhost.jobs.model import JobRecord
 from printhost.jobs.service import JobService
 from printhost.judge.judge import MONEY_REASON, Deny, HoldJob, Judge
-from printhost.judge.records import Decision, JobAnalysis, RecordError, decision_of
+from printhost.judge.modification import judged
+from printhost.judge.records import Decision, JobAnalysis
 from printhost.store.base import Store
-
-log = logging.getLogger(__name__)
 
 
 class Admission(Enum):
@@ -60,7 +58,12 @@ class JudgeStage:
         if job.analysis is None:
             self._wake_analyser()
             return WAIT
-        decision = _stored(job)
+        decision = judged(job)
+        if decision is not None and decision.destination != destination:
+            # routed elsewhere since it was judged (its owner moved, preferences changed):
+            # another price, maybe other rules
+            await self._charges.repriced(job)
+            decision = None
         if decision is None:
             outcome = await self._judge.judge(job, JobAnalysis.from_json(job.analysis), destination)
             if isinstance(outcome, Deny):
@@ -86,9 +89,12 @@ class JudgeStage:
         return SETTLED
 
 
-def _stored(job: JobRecord) -> Decision | None:
-    try:
-        return decision_of(job)
-    except RecordError as exc:
-        log.warning("job %s: %s; judging it again", job.id, exc)
-        return None
+async def release_money_holds(jobs: JobService, account: str) -> int:
+    """Money came into ``account`` (a credit, an allocation): the jobs held because it
+    could not pay get another try. Returns how many."""
+
+    def charged_here(job: JobRecord) -> bool:
+        decision = judged(job)
+        return (decision.account if decision and decision.account else job.owner) == account
+
+    return await jobs.release_holds(frozenset({MONEY_REASON}), where=charged_here)

@@ -24,9 +24,9 @@ from printhost.ipp.constants import JobState
 from printhost.jobs.model import JobId, JobRecord
 from printhost.jobs.pin import PinRefused, check_pin
 from printhost.jobs.service import TERMINAL_STATES, JobNotPossible
-from printhost.judge.judge import MONEY_REASON
 from printhost.judge.modification import judged
 from printhost.judge.records import Decision, RecordError, analysis_of
+from printhost.judge.stage import release_money_holds
 from printhost.routing.facts import RoutingPass
 from printhost.routing.router import Unroutable
 from printhost.server.rest_base import identify, json_response
@@ -131,23 +131,13 @@ async def post_transaction(services: Services, request: Request) -> Response:
     posted = await services.store.post_transaction(transaction)
     released = 0
     if amount > ZERO:
-        released = await release_money_holds(services, name)
+        released = await release_money_holds(services.jobs, name)
     account = await services.store.get_account(name)
     assert account is not None
     result = await _account_json(services, account)
     result["transaction"] = _transaction_json(posted, name)
     result["released_jobs"] = released
     return json_response(result)
-
-
-async def release_money_holds(services: Services, account: str) -> int:
-    """Jobs held because ``account`` could not pay get another try."""
-
-    def charged_here(job: JobRecord) -> bool:
-        decision = judged(job)
-        return (decision.account if decision and decision.account else job.owner) == account
-
-    return await services.jobs.release_holds(frozenset({MONEY_REASON}), where=charged_here)
 
 
 # --- jobs -----------------------------------------------------------------------------------
