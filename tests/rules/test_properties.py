@@ -94,7 +94,7 @@ ACTIONS = st.builds(
     Action,
     st.sampled_from(list(ActionKind)),
     st.text(max_size=30),
-    st.builds(Watermark, st.text(min_size=1, max_size=30)),
+    st.builds(Watermark, st.sampled_from(["{user}", "draft", "job {job_id} {date}"])),
 )
 
 MATCHES = st.builds(
